@@ -1,0 +1,271 @@
+//! `chaff`: classify, train and evaluate with the Chaff mail classifier.
+
+mod eval;
+mod output;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chaff_core::corpus::{self, IndexEntry};
+use chaff_core::features::FeatureConfig;
+use chaff_core::{Engine, Model, Trainer};
+use clap::{Parser, Subcommand, ValueEnum};
+use rayon::prelude::*;
+
+#[derive(Parser)]
+#[command(name = "chaff", version, about = "Sort mail: spam score, category and explanation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Tsv,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum EvalMode {
+    /// Train on --train, score --test.
+    Split,
+    /// In --index order: classify each message, then train on its true label (TREC protocol).
+    Incremental,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify messages: one `path<TAB>verdict<TAB>score<TAB>category` line each.
+    Classify {
+        /// Model file (default: the embedded model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "tsv")]
+        format: Format,
+        /// Read message paths from the second column of an index.tsv.
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Resolve index paths against this folder instead of the index's folder.
+        #[arg(long, requires = "index")]
+        root: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Message files (`-` reads one message from standard input).
+        files: Vec<PathBuf>,
+    },
+    /// Train a model from labelled indexes (labels: see `corpus::spam_label`).
+    Train {
+        /// Where to write the model.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue from this model instead of an empty one.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Labelled index files (`label<TAB>path`).
+        #[arg(long, required = true)]
+        index: Vec<PathBuf>,
+        /// Resolve index paths against this folder.
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Drop tokens seen in fewer messages than this before writing (smaller file).
+        #[arg(long, default_value_t = 1)]
+        min_count: u32,
+    },
+    /// Evaluate: TREC figures and a scores file readable by metrics.py.
+    Eval {
+        #[arg(long, value_enum)]
+        mode: EvalMode,
+        /// Training index (split mode).
+        #[arg(long)]
+        train: Option<PathBuf>,
+        /// Test index (split mode).
+        #[arg(long)]
+        test: Option<PathBuf>,
+        /// Index in arrival order (incremental mode).
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Resolve index paths against this folder.
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Write `path<TAB>truth<TAB>score` lines here.
+        #[arg(long)]
+        scores_out: Option<PathBuf>,
+        /// Spam threshold for hm% / sm%.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+    },
+    /// Inspect a model file.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Version, token count, training counts and size (`embedded` for the built-in model).
+    Info { file: PathBuf },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CHAFF_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("chaff: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Classify { model, format, index, root, jobs, files } => {
+            classify(model.as_deref(), format, index.as_deref(), root.as_deref(), jobs, files)
+        }
+        Command::Train { out, model, index, root, min_count } => train(&out, model.as_deref(), &index, root.as_deref(), min_count),
+        Command::Eval { mode, train, test, index, root, scores_out, threshold } => {
+            let root = root.as_deref();
+            let run = match mode {
+                EvalMode::Split => {
+                    let (Some(train), Some(test)) = (train, test) else { bail!("--mode split needs --train and --test") };
+                    eval::split(&labelled(&train, root)?, &labelled(&test, root)?)?
+                }
+                EvalMode::Incremental => {
+                    let Some(index) = index else { bail!("--mode incremental needs --index") };
+                    eval::incremental(&labelled(&index, root)?)?
+                }
+            };
+            if let Some(path) = scores_out {
+                run.write_scores(&path)?;
+            }
+            run.print_summary(threshold);
+            Ok(())
+        }
+        Command::Model { command: ModelCommand::Info { file } } => model_info(&file),
+    }
+}
+
+fn load_model(path: Option<&Path>) -> Result<Model> {
+    Ok(match path {
+        Some(p) => Model::open(p)?,
+        None => chaff_core::default_model()?,
+    })
+}
+
+/// Reads an index whose labels must all map to spam or ham.
+pub(crate) fn labelled(index: &Path, root: Option<&Path>) -> Result<Vec<(IndexEntry, bool)>> {
+    corpus::read_index(index, root)?
+        .into_iter()
+        .map(|e| match corpus::spam_label(&e.label) {
+            Some(s) => Ok((e, s)),
+            None => bail!("{}: label {:?} is neither spam nor ham (see `chaff train --help`)", index.display(), e.label),
+        })
+        .collect()
+}
+
+fn classify(
+    model: Option<&Path>,
+    format: Format,
+    index: Option<&Path>,
+    root: Option<&Path>,
+    jobs: Option<usize>,
+    files: Vec<PathBuf>,
+) -> Result<()> {
+    let engine = Engine::builder().model(load_model(model)?).build()?;
+    let mut items: Vec<(String, PathBuf)> = files.into_iter().map(|p| (p.display().to_string(), p)).collect();
+    if let Some(index) = index {
+        items.extend(corpus::read_index(index, root)?.into_iter().map(|e| (e.rel, e.path)));
+    }
+    if items.is_empty() {
+        bail!("no messages: give FILE arguments or --index");
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.unwrap_or(0)).build()?;
+    let explain = format == Format::Json;
+    let started = Instant::now();
+    let lines: Vec<String> = pool.install(|| {
+        items
+            .par_iter()
+            .map(|(name, path)| {
+                let raw = if path.as_os_str() == "-" { read_stdin() } else { std::fs::read(path) };
+                match raw {
+                    Ok(raw) => {
+                        let v = if explain { engine.classify_explained(&raw) } else { engine.classify(&raw) };
+                        output::verdict_line(name, &v, explain)
+                    }
+                    Err(e) => output::error_line(name, &e.to_string(), explain),
+                }
+            })
+            .collect()
+    });
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for l in &lines {
+        writeln!(out, "{l}")?;
+    }
+    out.flush()?;
+    tracing::info!(messages = lines.len(), seconds = started.elapsed().as_secs_f64(), "classified");
+    Ok(())
+}
+
+fn read_stdin() -> std::io::Result<Vec<u8>> {
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
+    Ok(v)
+}
+
+fn train(out: &Path, base: Option<&Path>, indexes: &[PathBuf], root: Option<&Path>, min_count: u32) -> Result<()> {
+    let mut trainer = match base {
+        Some(b) => Trainer::from_model(&Model::open(b)?),
+        None => Trainer::new(FeatureConfig::default()),
+    };
+    let mut all = Vec::new();
+    for index in indexes {
+        all.extend(labelled(index, root)?);
+    }
+    let started = Instant::now();
+    let bar = output::progress(all.len() as u64, "training");
+    let limits = chaff_core::parse::ParseLimits::default();
+    let features = trainer.features();
+    let mut tokens = Vec::new();
+    for (entry, spam) in &all {
+        let raw = std::fs::read(&entry.path).with_context(|| format!("reading {}", entry.path.display()))?;
+        chaff_core::engine::message_tokens(&raw, &limits, &features, &mut tokens);
+        trainer.train(&tokens, *spam);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    if min_count > 1 {
+        trainer.prune(min_count);
+    }
+    trainer.write(out)?;
+    let meta = trainer.meta();
+    eprintln!(
+        "trained {} messages ({} spam, {} ham) in {:.2} s ({:.0} msg/s); {} tokens -> {}",
+        all.len(),
+        meta.n_spam,
+        meta.n_ham,
+        secs,
+        all.len() as f64 / secs.max(1e-9),
+        meta.n_tokens,
+        out.display()
+    );
+    Ok(())
+}
+
+fn model_info(file: &Path) -> Result<()> {
+    let model = if file.as_os_str() == "embedded" { chaff_core::default_model()? } else { Model::open(file)? };
+    let m = model.meta();
+    println!("origin\t{}", model.origin());
+    println!("format_version\t{}", chaff_core::model::file::FORMAT_VERSION);
+    println!("tokenizer_version\t{}", m.tokenizer_version);
+    println!("tokens\t{}", m.n_tokens);
+    println!("trained_spam\t{}", m.n_spam);
+    println!("trained_ham\t{}", m.n_ham);
+    println!("osb_window\t{}", m.features.osb_window);
+    println!("size_bytes\t{}", model.size_bytes());
+    Ok(())
+}

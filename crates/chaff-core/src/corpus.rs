@@ -1,0 +1,53 @@
+//! Labelled corpus indexes: `label<TAB>path` lines, as in `../shared/corpora/*/index.tsv`.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// One labelled message of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The label as written, lower-cased (`ham`, `spam`, `forum`...).
+    pub label: String,
+    /// The path as written in the index.
+    pub rel: String,
+    /// The path resolved against the index folder or the given root.
+    pub path: PathBuf,
+}
+
+/// Reads an index. Paths resolve against `root`, or the index's own folder when `root` is
+/// `None`. Blank lines and lines starting with `#` are skipped.
+pub fn read_index(index: &Path, root: Option<&Path>) -> Result<Vec<IndexEntry>> {
+    let text = std::fs::read_to_string(index).map_err(|e| Error::io(index, e))?;
+    let base = match root {
+        Some(r) => r.to_path_buf(),
+        None => index.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((label, rel)) = line.split_once('\t') else {
+            return Err(Error::Index { path: index.into(), line: i + 1, reason: "expected label<TAB>path".into() });
+        };
+        let rel = rel.split('\t').next().unwrap_or(rel);
+        out.push(IndexEntry { label: label.trim().to_ascii_lowercase(), rel: rel.to_string(), path: base.join(rel) });
+    }
+    Ok(out)
+}
+
+/// Maps a corpus label to spam (`true`) or ham (`false`).
+///
+/// `spam`, `phishing`, `malware`, `scam` and `fraud` are spam; `ham`, `legit` and the ham
+/// categories (`personal`, `forum`, `newsletter`, `notification`) and Gmail tabs
+/// (`promotions`, `updates`, `social`, `none`) are ham. Anything else is `None`.
+pub fn spam_label(label: &str) -> Option<bool> {
+    match label {
+        "spam" | "phishing" | "malware" | "scam" | "fraud" => Some(true),
+        "ham" | "legit" | "personal" | "forum" | "newsletter" | "notification" | "promotions" | "updates"
+        | "social" | "none" => Some(false),
+        _ => None,
+    }
+}

@@ -1,0 +1,189 @@
+//! The public facade: an [`Engine`] holds a model and settings and turns raw messages into
+//! [`Verdict`]s. Built with [`EngineBuilder`]; cheap to clone and `Send + Sync`, so one engine
+//! serves every thread.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::features::{self, FeatureConfig, NamedTokens};
+use crate::model::{Model, TokenStats};
+use crate::parse::{self, ParseLimits};
+use crate::score::{self, BayesParams, Category, Explanation, Verdict};
+use crate::{Error, Result};
+
+/// Settings of an [`Engine`], validated by [`EngineBuilder::build`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Scores at or above this are spam.
+    pub threshold: f64,
+    /// How much of each message is read.
+    pub limits: ParseLimits,
+    /// Bayesian scorer parameters.
+    pub bayes: BayesParams,
+    /// Tokens listed in an explanation.
+    pub explain_tokens: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { threshold: 0.5, limits: ParseLimits::default(), bayes: BayesParams::default(), explain_tokens: 12 }
+    }
+}
+
+/// Builds an [`Engine`].
+///
+/// ```
+/// let engine = chaff_core::Engine::builder().threshold(0.6).build().unwrap();
+/// let v = engine.classify(b"Subject: lunch?\r\n\r\nShall we meet at noon?\r\n");
+/// assert!((0.0..=1.0).contains(&v.score));
+/// ```
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    model: Option<Model>,
+    config: EngineConfig,
+}
+
+impl EngineBuilder {
+    /// Uses `model` instead of the embedded default model.
+    pub fn model(mut self, model: Model) -> Self {
+        self.model = Some(model);
+        self
+    }
+    /// Spam threshold in (0, 1).
+    pub fn threshold(mut self, t: f64) -> Self {
+        self.config.threshold = t;
+        self
+    }
+    /// Parse limits.
+    pub fn limits(mut self, l: ParseLimits) -> Self {
+        self.config.limits = l;
+        self
+    }
+    /// Bayesian scorer parameters.
+    pub fn bayes(mut self, b: BayesParams) -> Self {
+        self.config.bayes = b;
+        self
+    }
+    /// Checks the settings and builds the engine.
+    pub fn build(self) -> Result<Engine> {
+        let c = &self.config;
+        if !(c.threshold > 0.0 && c.threshold < 1.0) {
+            return Err(Error::Config { field: "threshold", reason: format!("{} is not in (0, 1)", c.threshold) });
+        }
+        if c.limits.max_message_bytes < 1024 || c.limits.max_text_bytes == 0 {
+            return Err(Error::Config { field: "limits", reason: "max_message_bytes >= 1024 and max_text_bytes > 0".into() });
+        }
+        if !(c.bayes.strength > 0.0 && (0.0..1.0).contains(&c.bayes.prior) && (0.0..0.5).contains(&c.bayes.min_dev)) {
+            return Err(Error::Config { field: "bayes", reason: format!("{:?} out of range", c.bayes) });
+        }
+        let model = match self.model {
+            Some(m) => m,
+            None => crate::default_model()?,
+        };
+        Ok(Engine { inner: Arc::new(Inner { model, config: self.config }) })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    model: Model,
+    config: EngineConfig,
+}
+
+/// A ready classifier. Clone it freely; clones share the model.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Vec<u64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Engine {
+    /// A builder with default settings and the embedded default model.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> &Model {
+        &self.inner.model
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Classifies one raw message. Never fails; malformed input gets a best-effort verdict.
+    pub fn classify(&self, raw: &[u8]) -> Verdict {
+        self.run(raw, false)
+    }
+
+    /// Classifies and explains (slower: the explanation re-tokenizes to name the tokens).
+    pub fn classify_explained(&self, raw: &[u8]) -> Verdict {
+        self.run(raw, true)
+    }
+
+    fn run(&self, raw: &[u8], explain: bool) -> Verdict {
+        let c = &self.inner.config;
+        let features = self.inner.model.meta().features;
+        SCRATCH.with(|s| {
+            let Ok(mut s) = s.try_borrow_mut() else {
+                // Re-entered from inside a classification (cannot happen today); use fresh buffers.
+                return classify_message(&self.inner.model, raw, &features, c, &mut Vec::new(), &mut Vec::new(), explain);
+            };
+            let (tokens, scratch) = &mut *s;
+            classify_message(&self.inner.model, raw, &features, c, tokens, scratch, explain)
+        })
+    }
+}
+
+/// Parses `raw` and writes its distinct tokens, sorted, into `out`.
+pub fn message_tokens(raw: &[u8], limits: &ParseLimits, features: &FeatureConfig, out: &mut Vec<u64>) {
+    let view = parse::parse(raw, limits);
+    out.clear();
+    features::extract(&view, features, out);
+    out.sort_unstable();
+    out.dedup();
+}
+
+/// Classifies `raw` against any token statistics (a frozen model or a trainer).
+pub fn classify_message<T: TokenStats + ?Sized>(
+    stats: &T,
+    raw: &[u8],
+    features: &FeatureConfig,
+    config: &EngineConfig,
+    tokens: &mut Vec<u64>,
+    scratch: &mut Vec<f64>,
+    explain: bool,
+) -> Verdict {
+    message_tokens(raw, &config.limits, features, tokens);
+    let mut contributions = Vec::new();
+    let outcome = score::evaluate(stats, tokens, &config.bayes, scratch, explain.then_some(&mut contributions));
+    let score = outcome.score;
+    let is_spam = score >= config.threshold;
+    let explanation = explain.then(|| {
+        let total = |c: &score::TokenContribution| (c.weight + c.bayes).abs();
+        contributions.sort_by(|a, b| total(b).total_cmp(&total(a)));
+        contributions.truncate(config.explain_tokens);
+        name_tokens(raw, &config.limits, features, &mut contributions);
+        Explanation {
+            bayes: outcome.bayes.indicator,
+            margin: outcome.margin,
+            tokens_used: outcome.bayes.used,
+            top_tokens: contributions,
+        }
+    });
+    Verdict { score, is_spam, category: if is_spam { Category::Spam } else { Category::Unknown }, explanation }
+}
+
+fn name_tokens(raw: &[u8], limits: &ParseLimits, features: &FeatureConfig, list: &mut [score::TokenContribution]) {
+    let view = parse::parse(raw, limits);
+    let mut named = NamedTokens::default();
+    features::extract(&view, features, &mut named);
+    for c in list.iter_mut() {
+        c.text = named.0.iter().find(|(h, _)| *h == c.token).map(|(_, t)| t.clone());
+    }
+}

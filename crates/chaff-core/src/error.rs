@@ -1,0 +1,56 @@
+//! The one error type of `chaff-core`.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `chaff-core`. Each variant names the input that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model file is not usable: wrong magic, unsupported version, truncated or corrupt.
+    #[error("model {origin}: {reason}")]
+    Model {
+        /// Where the model came from (a path, or `embedded`).
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {field}: {reason}")]
+    Config {
+        /// The setting that is wrong.
+        field: &'static str,
+        /// Why it is wrong.
+        reason: String,
+    },
+    /// A corpus index line could not be understood.
+    #[error("{path}:{line}: {reason}")]
+    Index {
+        /// The index file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+    pub(crate) fn model(origin: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Model { origin: origin.into(), reason: reason.into() }
+    }
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,289 @@
+//! Free text → word, shape, OSB-pair and CJK-bigram tokens, without allocating per token.
+
+use super::{Kind, TokenSink, pair_hash, token_hash};
+
+/// Longest word kept as itself (bytes after case folding); longer runs become a shape token.
+const MAX_WORD: usize = 40;
+/// Widest OSB window supported.
+const MAX_WINDOW: usize = 8;
+
+/// Splits text into tokens in one namespace, keeping the OSB history across calls to `run`.
+pub(crate) struct TextTokenizer<'p> {
+    ns: u64,
+    window: usize,
+    max_words: u32,
+    max_pair_words: u32,
+    words: u32,
+    history: [u64; MAX_WINDOW],
+    filled: usize,
+    /// Text shown before each token in explanations (`subject`, `url-path`...).
+    pub prefix: Option<&'p str>,
+}
+
+impl<'p> TextTokenizer<'p> {
+    pub(crate) fn new(ns: u64, window: u32, max_words: u32, max_pair_words: u32) -> Self {
+        TextTokenizer {
+            ns,
+            window: (window as usize).min(MAX_WINDOW),
+            max_words,
+            max_pair_words,
+            words: 0,
+            history: [0; MAX_WINDOW],
+            filled: 0,
+            prefix: None,
+        }
+    }
+
+    /// Words emitted so far.
+    pub(crate) fn words_seen(&self) -> u32 {
+        self.words
+    }
+
+    /// Starts a new pair context (a new part): no pair spans the break.
+    pub(crate) fn break_pairs(&mut self) {
+        self.filled = 0;
+    }
+
+    fn label(&self) -> &str {
+        match self.prefix {
+            Some(p) => p,
+            None if self.ns == Kind::Subject as u64 => "subject",
+            None => "body",
+        }
+    }
+
+    /// Emits a word given as its case-folded bytes.
+    #[inline]
+    fn word<S: TokenSink>(&mut self, folded: &[u8], sink: &mut S) {
+        let h = token_hash(self.ns, folded);
+        sink.push(h, &|| format!("{}:{}", self.label(), String::from_utf8_lossy(folded)));
+        self.words += 1;
+        if self.window == 0 {
+            return;
+        }
+        if self.words <= self.max_pair_words {
+            for d in 0..self.filled.min(self.window) {
+                let prev = self.history[d];
+                let ph = pair_hash(prev, h, d as u32 + 1);
+                sink.push(ph, &|| format!("{}-pair:…{}(-{})", self.label(), String::from_utf8_lossy(folded), d + 1));
+            }
+        }
+        self.history.copy_within(0..MAX_WINDOW - 1, 1);
+        self.history[0] = h;
+        self.filled = (self.filled + 1).min(MAX_WINDOW);
+    }
+
+    /// Tokenizes `text`.
+    pub(crate) fn run<S: TokenSink>(&mut self, text: &str, sink: &mut S) {
+        let b = text.as_bytes();
+        let mut i = 0;
+        let mut buf = [0u8; MAX_WORD + 4];
+        while i < b.len() {
+            if self.words >= self.max_words {
+                return;
+            }
+            let c = b[i];
+            if c.is_ascii_alphanumeric() || (c >= 0x80 && starts_word_char(text, i)) {
+                // A word: alphanumerics (any script but CJK), with inner ' - . _ joiners.
+                let start = i;
+                let mut len = 0usize; // folded bytes
+                let mut digits = 0usize;
+                let mut alpha = 0usize;
+                while i < b.len() {
+                    let c = b[i];
+                    if c.is_ascii_alphanumeric() {
+                        if len < buf.len() {
+                            buf[len] = c.to_ascii_lowercase();
+                        }
+                        len += 1;
+                        if c.is_ascii_digit() { digits += 1 } else { alpha += 1 }
+                        i += 1;
+                    } else if matches!(c, b'\'' | b'-' | b'.' | b'_') && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric() && i > start {
+                        if len < buf.len() {
+                            buf[len] = c;
+                        }
+                        len += 1;
+                        i += 1;
+                    } else if c >= 0x80 {
+                        let Some(ch) = text[i..].chars().next() else { break };
+                        if !ch.is_alphanumeric() || is_cjk(ch) {
+                            break;
+                        }
+                        for lc in ch.to_lowercase() {
+                            let mut tmp = [0u8; 4];
+                            for &x in lc.encode_utf8(&mut tmp).as_bytes() {
+                                if len < buf.len() {
+                                    buf[len] = x;
+                                }
+                                len += 1;
+                            }
+                        }
+                        alpha += 1;
+                        i += ch.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                self.emit_shaped(&buf, len, digits, alpha, sink);
+            } else if c >= 0x80 {
+                let Some(ch) = text[i..].chars().next() else { break };
+                if is_cjk(ch) {
+                    i = self.cjk_run(text, i, sink);
+                } else {
+                    i += ch.len_utf8();
+                }
+            } else if c == b'$' && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+                self.word(b"$#", sink);
+                i += 1;
+            } else if c == b'!' && i + 2 < b.len() && b[i + 1] == b'!' && b[i + 2] == b'!' {
+                self.word(b"!!!", sink);
+                while i < b.len() && b[i] == b'!' {
+                    i += 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Emits a word, or its shape when it is a long number or too long to be a word.
+    fn emit_shaped<S: TokenSink>(&mut self, buf: &[u8], len: usize, digits: usize, alpha: usize, sink: &mut S) {
+        if len == 0 {
+            return;
+        }
+        if alpha == 0 && digits > 3 {
+            // Long numbers: only their length class says anything.
+            let mut s = [b'#', b'0' + (digits.min(9) as u8)];
+            if digits > 9 {
+                s[1] = b'+';
+            }
+            self.word(&s, sink);
+        } else if len > MAX_WORD {
+            // Run-on text: keep its first 3 bytes and a length class, as SpamBayes does.
+            let mut s = [0u8; 8];
+            s[..5].copy_from_slice(b"long:");
+            s[5..8].copy_from_slice(&buf[..3]);
+            let h_cls = (len / 10).min(30) as u8;
+            let mut w = [0u8; 9];
+            w[..8].copy_from_slice(&s);
+            w[8] = b'a' + (h_cls % 26);
+            self.word(&w, sink);
+        } else if len == 1 && alpha + digits == 1 && buf[0].is_ascii() {
+            // Single letters and digits carry almost nothing.
+        } else {
+            self.word(&buf[..len], sink);
+        }
+    }
+
+    /// Emits overlapping bigrams of a Han / Kana / Hangul run starting at `i`; returns its end.
+    fn cjk_run<S: TokenSink>(&mut self, text: &str, start: usize, sink: &mut S) -> usize {
+        let ns = Kind::Cjk as u64;
+        let mut prev: Option<(usize, usize)> = None; // byte range of the previous char
+        let mut end = start;
+        let mut count = 0;
+        for (off, ch) in text[start..].char_indices() {
+            if !is_cjk(ch) {
+                break;
+            }
+            let s = start + off;
+            let e = s + ch.len_utf8();
+            if let Some((ps, _)) = prev {
+                let bigram = &text[ps..e];
+                sink.push(token_hash(ns, bigram.as_bytes()), &|| format!("cjk:{bigram}"));
+                self.words += 1;
+            }
+            prev = Some((s, e));
+            end = e;
+            count += 1;
+            if self.words >= self.max_words {
+                break;
+            }
+        }
+        if count == 1 {
+            let single = &text[start..end];
+            sink.push(token_hash(ns, single.as_bytes()), &|| format!("cjk:{single}"));
+            self.words += 1;
+        }
+        self.filled = 0;
+        end.max(start + 1)
+    }
+}
+
+fn starts_word_char(text: &str, i: usize) -> bool {
+    text.get(i..).and_then(|s| s.chars().next()).is_some_and(|ch| ch.is_alphanumeric() && !is_cjk(ch))
+}
+
+/// Han, Hiragana, Katakana and Hangul: scripts written without spaces between words.
+#[inline]
+pub(crate) fn is_cjk(ch: char) -> bool {
+    matches!(ch as u32,
+        0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x3400..=0x4DBF    // Han extension A
+        | 0x4E00..=0x9FFF    // Han
+        | 0xF900..=0xFAFF    // Han compatibility
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0x1100..=0x11FF    // Hangul jamo
+        | 0x3130..=0x318F    // Hangul compatibility jamo
+        | 0xFF66..=0xFF9F    // half-width Katakana
+        | 0x20000..=0x2FA1F) // Han extensions B+
+}
+
+/// Tokenizes free text as body words (with OSB pairs); a convenience for tests and tools.
+pub fn tokenize_text<S: TokenSink>(text: &str, osb_window: u32, sink: &mut S) {
+    let mut t = TextTokenizer::new(Kind::Word as u64, osb_window, u32::MAX, u32::MAX);
+    t.run(text, sink);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::NamedTokens;
+
+    fn names(text: &str, window: u32) -> Vec<String> {
+        let mut s = NamedTokens::default();
+        tokenize_text(text, window, &mut s);
+        s.0.into_iter().map(|(_, n)| n).collect()
+    }
+
+    #[test]
+    fn words_are_case_folded_and_shaped() {
+        assert_eq!(names("FREE Money!!! 1234567 e-mail don't 42", 0), vec![
+            "body:free", "body:money", "body:!!!", "body:#7", "body:e-mail", "body:don't", "body:42"
+        ]);
+    }
+
+    #[test]
+    fn non_ascii_words_fold() {
+        assert_eq!(names("Привет МИР naïve Café", 0), vec!["body:привет", "body:мир", "body:naïve", "body:café"]);
+    }
+
+    #[test]
+    fn cjk_runs_become_bigrams() {
+        assert_eq!(names("你好世界 ok", 0), vec!["cjk:你好", "cjk:好世", "cjk:世界", "body:ok"]);
+        assert_eq!(names("안녕하세요", 0).len(), 4);
+    }
+
+    #[test]
+    fn osb_pairs_carry_distance() {
+        let mut v: Vec<u64> = Vec::new();
+        tokenize_text("a1 b2 c3", 2, &mut v);
+        // 3 words + 1 pair for b2 + 2 pairs for c3
+        assert_eq!(v.len(), 6);
+        let mut w: Vec<u64> = Vec::new();
+        tokenize_text("b2 a1 c3", 2, &mut w);
+        assert_ne!(v[4..], w[4..], "order matters in pairs");
+    }
+
+    #[test]
+    fn long_runs_are_shapes() {
+        let long = "x".repeat(100);
+        assert_eq!(names(&long, 0), vec!["body:long:xxxj"]);
+    }
+
+    #[test]
+    fn no_zero_hashes_and_no_panic_on_odd_text() {
+        let mut v: Vec<u64> = Vec::new();
+        tokenize_text("\u{0}\u{feff}'-._ $$1 !!!! \u{10FFFF}", 4, &mut v);
+        assert!(v.iter().all(|&h| h != 0));
+    }
+}

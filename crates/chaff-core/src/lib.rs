@@ -1,0 +1,39 @@
+//! Chaff sorts mail the way a good mail provider does: raw message bytes in, a spam score, a
+//! category and an explanation out. Embed an [`Engine`]; it carries a default model.
+//!
+//! ```
+//! let engine = chaff_core::Engine::builder().build().unwrap();
+//! let verdict = engine.classify(b"From: a@example.org\r\nSubject: Hello\r\n\r\nLunch tomorrow?\r\n");
+//! println!("{} {:.3} {}", if verdict.is_spam { "spam" } else { "ham" }, verdict.score, verdict.category);
+//! ```
+//!
+//! The pipeline, one module per stage: [`parse`] (bytes → [`parse::MessageView`]) →
+//! [`features`] (view → token hashes) → [`score`] (token statistics from a [`model`] →
+//! [`Verdict`]). [`engine`] ties them together; [`corpus`] and [`metrics`] serve training and
+//! evaluation tools.
+
+#![warn(missing_docs)]
+
+pub mod corpus;
+pub mod engine;
+mod error;
+pub mod features;
+pub mod metrics;
+pub mod model;
+pub mod parse;
+pub mod score;
+
+pub use engine::{Engine, EngineBuilder, EngineConfig};
+pub use error::{Error, Result};
+pub use model::{Model, Trainer};
+pub use score::{Category, Explanation, Verdict};
+
+#[repr(C, align(64))]
+struct Aligned<T: ?Sized>(T);
+
+static DEFAULT_MODEL: &Aligned<[u8]> = &Aligned([]); // BOOTSTRAP
+
+/// The model embedded in this build (see `corpora/README.md` for how it is trained).
+pub fn default_model() -> Result<Model> {
+    Model::from_static(&DEFAULT_MODEL.0, "embedded default model")
+}
