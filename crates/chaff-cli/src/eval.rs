@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use chaff_core::Trainer;
 use chaff_core::corpus::IndexEntry;
 use chaff_core::engine::{EngineConfig, classify_message, message_tokens};
 use chaff_core::features::FeatureConfig;
 use chaff_core::metrics;
-use chaff_core::Trainer;
 
 use crate::output::progress;
 
@@ -48,13 +48,26 @@ pub fn split(train: &[(IndexEntry, bool)], test: &[(IndexEntry, bool)]) -> Resul
     let mut rows = Vec::with_capacity(test.len());
     let t1 = Instant::now();
     for (e, spam) in test {
-        let v = classify_message(&model, &read(e)?, &features, &config, &mut tokens, &mut scratch, false);
+        let v = classify_message(
+            &model,
+            &read(e)?,
+            &features,
+            &config,
+            &mut tokens,
+            &mut scratch,
+            false,
+        );
         rows.push((e.rel.clone(), *spam, v.score));
         bar.inc(1);
     }
     let classify_secs = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    Ok(EvalRun { rows, train_messages: train.len(), train_secs, classify_secs })
+    Ok(EvalRun {
+        rows,
+        train_messages: train.len(),
+        train_secs,
+        classify_secs,
+    })
 }
 
 /// In index order: classify each message with everything learnt so far, then train on its label.
@@ -68,7 +81,15 @@ pub fn incremental(index: &[(IndexEntry, bool)]) -> Result<EvalRun> {
     let t0 = Instant::now();
     for (e, spam) in index {
         let raw = read(e)?;
-        let v = classify_message(&trainer, &raw, &features, &config, &mut tokens, &mut scratch, false);
+        let v = classify_message(
+            &trainer,
+            &raw,
+            &features,
+            &config,
+            &mut tokens,
+            &mut scratch,
+            false,
+        );
         rows.push((e.rel.clone(), *spam, v.score));
         // `tokens` still holds this message's distinct tokens.
         trainer.train(&tokens, *spam);
@@ -76,13 +97,20 @@ pub fn incremental(index: &[(IndexEntry, bool)]) -> Result<EvalRun> {
     }
     bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
-    Ok(EvalRun { rows, train_messages: index.len(), train_secs: secs, classify_secs: 0.0 })
+    Ok(EvalRun {
+        rows,
+        train_messages: index.len(),
+        train_secs: secs,
+        classify_secs: 0.0,
+    })
 }
 
 impl EvalRun {
     /// Writes `path<TAB>truth<TAB>score` lines.
     pub fn write_scores(&self, path: &Path) -> Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
         for (p, spam, s) in &self.rows {
             writeln!(f, "{p}\t{}\t{s:.10}", if *spam { "spam" } else { "ham" })?;
         }
@@ -94,7 +122,12 @@ impl EvalRun {
     pub fn print_summary(&self, threshold: f64) {
         let scored: Vec<(bool, f64)> = self.rows.iter().map(|r| (r.1, r.2)).collect();
         let f = metrics::figures(&scored, threshold);
-        println!("n={} ham={} spam={} threshold={threshold}", scored.len(), f.n_ham, f.n_spam);
+        println!(
+            "n={} ham={} spam={} threshold={threshold}",
+            scored.len(),
+            f.n_ham,
+            f.n_spam
+        );
         println!(
             "(1-ROCA)%={:.4} lam%={:.3} hm%={:.3} sm%={:.3} sm%@hm<=0.1%={:.3} auc={:.6}",
             f.one_minus_roca, f.lam, f.hm, f.sm, f.sm_at_hm01, f.auc
@@ -117,5 +150,21 @@ impl EvalRun {
                 self.train_messages as f64 / self.train_secs.max(1e-9)
             );
         }
+    }
+}
+
+/// Deterministic Fisher-Yates shuffle (splitmix64), so a seed always gives the same order.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
     }
 }

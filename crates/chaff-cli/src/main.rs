@@ -15,7 +15,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
 #[derive(Parser)]
-#[command(name = "chaff", version, about = "Sort mail: spam score, category and explanation")]
+#[command(
+    name = "chaff",
+    version,
+    about = "Sort mail: spam score, category and explanation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,6 +77,13 @@ enum Command {
         /// Drop tokens seen in fewer messages than this before writing (smaller file).
         #[arg(long, default_value_t = 1)]
         min_count: u32,
+        /// Keep at most this many tokens (the most frequent) in the written model.
+        #[arg(long)]
+        max_tokens: Option<usize>,
+        /// Train in an order shuffled with this seed (interleaves the indexes; the online
+        /// learner needs mixed classes). Default: the order of the indexes.
+        #[arg(long)]
+        shuffle: Option<u64>,
     },
     /// Evaluate: TREC figures and a scores file readable by metrics.py.
     Eval {
@@ -112,7 +123,10 @@ enum ModelCommand {
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CHAFF_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CHAFF_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(Cli::parse()) {
@@ -123,19 +137,59 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Classify { model, format, index, root, jobs, files } => {
-            classify(model.as_deref(), format, index.as_deref(), root.as_deref(), jobs, files)
-        }
-        Command::Train { out, model, index, root, min_count } => train(&out, model.as_deref(), &index, root.as_deref(), min_count),
-        Command::Eval { mode, train, test, index, root, scores_out, threshold } => {
+        Command::Classify {
+            model,
+            format,
+            index,
+            root,
+            jobs,
+            files,
+        } => classify(
+            model.as_deref(),
+            format,
+            index.as_deref(),
+            root.as_deref(),
+            jobs,
+            files,
+        ),
+        Command::Train {
+            out,
+            model,
+            index,
+            root,
+            min_count,
+            max_tokens,
+            shuffle,
+        } => train(
+            &out,
+            model.as_deref(),
+            &index,
+            root.as_deref(),
+            min_count,
+            max_tokens,
+            shuffle,
+        ),
+        Command::Eval {
+            mode,
+            train,
+            test,
+            index,
+            root,
+            scores_out,
+            threshold,
+        } => {
             let root = root.as_deref();
             let run = match mode {
                 EvalMode::Split => {
-                    let (Some(train), Some(test)) = (train, test) else { bail!("--mode split needs --train and --test") };
+                    let (Some(train), Some(test)) = (train, test) else {
+                        bail!("--mode split needs --train and --test")
+                    };
                     eval::split(&labelled(&train, root)?, &labelled(&test, root)?)?
                 }
                 EvalMode::Incremental => {
-                    let Some(index) = index else { bail!("--mode incremental needs --index") };
+                    let Some(index) = index else {
+                        bail!("--mode incremental needs --index")
+                    };
                     eval::incremental(&labelled(&index, root)?)?
                 }
             };
@@ -145,7 +199,9 @@ fn run(cli: Cli) -> Result<()> {
             run.print_summary(threshold);
             Ok(())
         }
-        Command::Model { command: ModelCommand::Info { file } } => model_info(&file),
+        Command::Model {
+            command: ModelCommand::Info { file },
+        } => model_info(&file),
     }
 }
 
@@ -162,7 +218,11 @@ pub(crate) fn labelled(index: &Path, root: Option<&Path>) -> Result<Vec<(IndexEn
         .into_iter()
         .map(|e| match corpus::spam_label(&e.label) {
             Some(s) => Ok((e, s)),
-            None => bail!("{}: label {:?} is neither spam nor ham (see `chaff train --help`)", index.display(), e.label),
+            None => bail!(
+                "{}: label {:?} is neither spam nor ham (see `chaff train --help`)",
+                index.display(),
+                e.label
+            ),
         })
         .collect()
 }
@@ -176,24 +236,41 @@ fn classify(
     files: Vec<PathBuf>,
 ) -> Result<()> {
     let engine = Engine::builder().model(load_model(model)?).build()?;
-    let mut items: Vec<(String, PathBuf)> = files.into_iter().map(|p| (p.display().to_string(), p)).collect();
+    let mut items: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|p| (p.display().to_string(), p))
+        .collect();
     if let Some(index) = index {
-        items.extend(corpus::read_index(index, root)?.into_iter().map(|e| (e.rel, e.path)));
+        items.extend(
+            corpus::read_index(index, root)?
+                .into_iter()
+                .map(|e| (e.rel, e.path)),
+        );
     }
     if items.is_empty() {
         bail!("no messages: give FILE arguments or --index");
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()?;
     let explain = format == Format::Json;
     let started = Instant::now();
     let lines: Vec<String> = pool.install(|| {
         items
             .par_iter()
             .map(|(name, path)| {
-                let raw = if path.as_os_str() == "-" { read_stdin() } else { std::fs::read(path) };
+                let raw = if path.as_os_str() == "-" {
+                    read_stdin()
+                } else {
+                    std::fs::read(path)
+                };
                 match raw {
                     Ok(raw) => {
-                        let v = if explain { engine.classify_explained(&raw) } else { engine.classify(&raw) };
+                        let v = if explain {
+                            engine.classify_explained(&raw)
+                        } else {
+                            engine.classify(&raw)
+                        };
                         output::verdict_line(name, &v, explain)
                     }
                     Err(e) => output::error_line(name, &e.to_string(), explain),
@@ -206,7 +283,11 @@ fn classify(
         writeln!(out, "{l}")?;
     }
     out.flush()?;
-    tracing::info!(messages = lines.len(), seconds = started.elapsed().as_secs_f64(), "classified");
+    tracing::info!(
+        messages = lines.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "classified"
+    );
     Ok(())
 }
 
@@ -216,7 +297,15 @@ fn read_stdin() -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
-fn train(out: &Path, base: Option<&Path>, indexes: &[PathBuf], root: Option<&Path>, min_count: u32) -> Result<()> {
+fn train(
+    out: &Path,
+    base: Option<&Path>,
+    indexes: &[PathBuf],
+    root: Option<&Path>,
+    min_count: u32,
+    max_tokens: Option<usize>,
+    shuffle: Option<u64>,
+) -> Result<()> {
     let mut trainer = match base {
         Some(b) => Trainer::from_model(&Model::open(b)?),
         None => Trainer::new(FeatureConfig::default()),
@@ -225,13 +314,17 @@ fn train(out: &Path, base: Option<&Path>, indexes: &[PathBuf], root: Option<&Pat
     for index in indexes {
         all.extend(labelled(index, root)?);
     }
+    if let Some(seed) = shuffle {
+        eval::shuffle(&mut all, seed);
+    }
     let started = Instant::now();
     let bar = output::progress(all.len() as u64, "training");
     let limits = chaff_core::parse::ParseLimits::default();
     let features = trainer.features();
     let mut tokens = Vec::new();
     for (entry, spam) in &all {
-        let raw = std::fs::read(&entry.path).with_context(|| format!("reading {}", entry.path.display()))?;
+        let raw = std::fs::read(&entry.path)
+            .with_context(|| format!("reading {}", entry.path.display()))?;
         chaff_core::engine::message_tokens(&raw, &limits, &features, &mut tokens);
         trainer.train(&tokens, *spam);
         bar.inc(1);
@@ -240,6 +333,9 @@ fn train(out: &Path, base: Option<&Path>, indexes: &[PathBuf], root: Option<&Pat
     let secs = started.elapsed().as_secs_f64();
     if min_count > 1 {
         trainer.prune(min_count);
+    }
+    if let Some(n) = max_tokens {
+        trainer.prune_to(n);
     }
     trainer.write(out)?;
     let meta = trainer.meta();
@@ -257,10 +353,17 @@ fn train(out: &Path, base: Option<&Path>, indexes: &[PathBuf], root: Option<&Pat
 }
 
 fn model_info(file: &Path) -> Result<()> {
-    let model = if file.as_os_str() == "embedded" { chaff_core::default_model()? } else { Model::open(file)? };
+    let model = if file.as_os_str() == "embedded" {
+        chaff_core::default_model()?
+    } else {
+        Model::open(file)?
+    };
     let m = model.meta();
     println!("origin\t{}", model.origin());
-    println!("format_version\t{}", chaff_core::model::file::FORMAT_VERSION);
+    println!(
+        "format_version\t{}",
+        chaff_core::model::file::FORMAT_VERSION
+    );
     println!("tokenizer_version\t{}", m.tokenizer_version);
     println!("tokens\t{}", m.n_tokens);
     println!("trained_spam\t{}", m.n_spam);

@@ -30,10 +30,18 @@ pub fn read_index(index: &Path, root: Option<&Path>) -> Result<Vec<IndexEntry>> 
             continue;
         }
         let Some((label, rel)) = line.split_once('\t') else {
-            return Err(Error::Index { path: index.into(), line: i + 1, reason: "expected label<TAB>path".into() });
+            return Err(Error::Index {
+                path: index.into(),
+                line: i + 1,
+                reason: "expected label<TAB>path".into(),
+            });
         };
         let rel = rel.split('\t').next().unwrap_or(rel);
-        out.push(IndexEntry { label: label.trim().to_ascii_lowercase(), rel: rel.to_string(), path: base.join(rel) });
+        out.push(IndexEntry {
+            label: label.trim().to_ascii_lowercase(),
+            rel: rel.to_string(),
+            path: base.join(rel),
+        });
     }
     Ok(out)
 }
@@ -46,8 +54,8 @@ pub fn read_index(index: &Path, root: Option<&Path>) -> Result<Vec<IndexEntry>> 
 pub fn spam_label(label: &str) -> Option<bool> {
     match label {
         "spam" | "phishing" | "malware" | "scam" | "fraud" => Some(true),
-        "ham" | "legit" | "personal" | "forum" | "newsletter" | "notification" | "promotions" | "updates"
-        | "social" | "none" => Some(false),
+        "ham" | "legit" | "personal" | "forum" | "newsletter" | "notification" | "promotions"
+        | "updates" | "social" | "none" => Some(false),
         _ => None,
     }
 }

@@ -26,7 +26,12 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { threshold: 0.5, limits: ParseLimits::default(), bayes: BayesParams::default(), explain_tokens: 12 }
+        EngineConfig {
+            threshold: 0.5,
+            limits: ParseLimits::default(),
+            bayes: BayesParams::default(),
+            explain_tokens: 12,
+        }
     }
 }
 
@@ -68,19 +73,36 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine> {
         let c = &self.config;
         if !(c.threshold > 0.0 && c.threshold < 1.0) {
-            return Err(Error::Config { field: "threshold", reason: format!("{} is not in (0, 1)", c.threshold) });
+            return Err(Error::Config {
+                field: "threshold",
+                reason: format!("{} is not in (0, 1)", c.threshold),
+            });
         }
         if c.limits.max_message_bytes < 1024 || c.limits.max_text_bytes == 0 {
-            return Err(Error::Config { field: "limits", reason: "max_message_bytes >= 1024 and max_text_bytes > 0".into() });
+            return Err(Error::Config {
+                field: "limits",
+                reason: "max_message_bytes >= 1024 and max_text_bytes > 0".into(),
+            });
         }
-        if !(c.bayes.strength > 0.0 && (0.0..1.0).contains(&c.bayes.prior) && (0.0..0.5).contains(&c.bayes.min_dev)) {
-            return Err(Error::Config { field: "bayes", reason: format!("{:?} out of range", c.bayes) });
+        if !(c.bayes.strength > 0.0
+            && (0.0..1.0).contains(&c.bayes.prior)
+            && (0.0..0.5).contains(&c.bayes.min_dev))
+        {
+            return Err(Error::Config {
+                field: "bayes",
+                reason: format!("{:?} out of range", c.bayes),
+            });
         }
         let model = match self.model {
             Some(m) => m,
             None => crate::default_model()?,
         };
-        Ok(Engine { inner: Arc::new(Inner { model, config: self.config }) })
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                model,
+                config: self.config,
+            }),
+        })
     }
 }
 
@@ -132,21 +154,92 @@ impl Engine {
         SCRATCH.with(|s| {
             let Ok(mut s) = s.try_borrow_mut() else {
                 // Re-entered from inside a classification (cannot happen today); use fresh buffers.
-                return classify_message(&self.inner.model, raw, &features, c, &mut Vec::new(), &mut Vec::new(), explain);
+                return classify_message(
+                    &self.inner.model,
+                    raw,
+                    &features,
+                    c,
+                    &mut Vec::new(),
+                    &mut Vec::new(),
+                    explain,
+                );
             };
             let (tokens, scratch) = &mut *s;
-            classify_message(&self.inner.model, raw, &features, c, tokens, scratch, explain)
+            classify_message(
+                &self.inner.model,
+                raw,
+                &features,
+                c,
+                tokens,
+                scratch,
+                explain,
+            )
         })
     }
 }
 
-/// Parses `raw` and writes its distinct tokens, sorted, into `out`.
-pub fn message_tokens(raw: &[u8], limits: &ParseLimits, features: &FeatureConfig, out: &mut Vec<u64>) {
+/// Parses `raw` and writes its distinct tokens into `out`, in order of first occurrence (so the
+/// same message always gives the same sequence).
+pub fn message_tokens(
+    raw: &[u8],
+    limits: &ParseLimits,
+    features: &FeatureConfig,
+    out: &mut Vec<u64>,
+) {
     let view = parse::parse(raw, limits);
     out.clear();
     features::extract(&view, features, out);
-    out.sort_unstable();
-    out.dedup();
+    DEDUP.with(|set| match set.try_borrow_mut() {
+        Ok(mut set) => dedup(out, &mut set),
+        Err(_) => dedup(out, &mut Vec::new()),
+    });
+}
+
+thread_local! {
+    static DEDUP: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Removes repeated tokens, keeping first occurrences, with an open-addressing set in `set`
+/// (reused between calls; sorting cost more than the rest of tokenization).
+fn dedup(tokens: &mut Vec<u64>, set: &mut Vec<u64>) {
+    let cap = (tokens.len() * 2).next_power_of_two().max(64);
+    set.clear();
+    set.resize(cap, 0);
+    let mask = cap - 1;
+    let mut kept = 0;
+    for i in 0..tokens.len() {
+        let t = tokens[i];
+        // Token hashes are never 0, so 0 marks a free slot.
+        let mut j = (t.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask;
+        loop {
+            if set[j] == 0 {
+                set[j] = t;
+                tokens[kept] = t;
+                kept += 1;
+                break;
+            }
+            if set[j] == t {
+                break;
+            }
+            j = (j + 1) & mask;
+        }
+    }
+    tokens.truncate(kept);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dedup;
+
+    #[test]
+    fn dedup_keeps_first_occurrences_in_order() {
+        let mut v = vec![5, 3, 5, 9, 3, 1, 9, 9];
+        dedup(&mut v, &mut Vec::new());
+        assert_eq!(v, vec![5, 3, 9, 1]);
+        let mut many: Vec<u64> = (1..5000).chain(1..5000).collect();
+        dedup(&mut many, &mut vec![7; 3]);
+        assert_eq!(many, (1..5000).collect::<Vec<u64>>());
+    }
 }
 
 /// Classifies `raw` against any token statistics (a frozen model or a trainer).
@@ -161,7 +254,13 @@ pub fn classify_message<T: TokenStats + ?Sized>(
 ) -> Verdict {
     message_tokens(raw, &config.limits, features, tokens);
     let mut contributions = Vec::new();
-    let outcome = score::evaluate(stats, tokens, &config.bayes, scratch, explain.then_some(&mut contributions));
+    let outcome = score::evaluate(
+        stats,
+        tokens,
+        &config.bayes,
+        scratch,
+        explain.then_some(&mut contributions),
+    );
     let score = outcome.score;
     let is_spam = score >= config.threshold;
     let explanation = explain.then(|| {
@@ -176,14 +275,32 @@ pub fn classify_message<T: TokenStats + ?Sized>(
             top_tokens: contributions,
         }
     });
-    Verdict { score, is_spam, category: if is_spam { Category::Spam } else { Category::Unknown }, explanation }
+    Verdict {
+        score,
+        is_spam,
+        category: if is_spam {
+            Category::Spam
+        } else {
+            Category::Unknown
+        },
+        explanation,
+    }
 }
 
-fn name_tokens(raw: &[u8], limits: &ParseLimits, features: &FeatureConfig, list: &mut [score::TokenContribution]) {
+fn name_tokens(
+    raw: &[u8],
+    limits: &ParseLimits,
+    features: &FeatureConfig,
+    list: &mut [score::TokenContribution],
+) {
     let view = parse::parse(raw, limits);
     let mut named = NamedTokens::default();
     features::extract(&view, features, &mut named);
     for c in list.iter_mut() {
-        c.text = named.0.iter().find(|(h, _)| *h == c.token).map(|(_, t)| t.clone());
+        c.text = named
+            .0
+            .iter()
+            .find(|(h, _)| *h == c.token)
+            .map(|(_, t)| t.clone());
     }
 }

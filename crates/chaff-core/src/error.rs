@@ -45,10 +45,16 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub(crate) fn model(origin: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Model { origin: origin.into(), reason: reason.into() }
+        Error::Model {
+            origin: origin.into(),
+            reason: reason.into(),
+        }
     }
 }
 

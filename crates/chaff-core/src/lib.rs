@@ -31,7 +31,7 @@ pub use score::{Category, Explanation, Verdict};
 #[repr(C, align(64))]
 struct Aligned<T: ?Sized>(T);
 
-static DEFAULT_MODEL: &Aligned<[u8]> = &Aligned([]); // BOOTSTRAP
+static DEFAULT_MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!("../model/default.chaffmodel"));
 
 /// The model embedded in this build (see `corpora/README.md` for how it is trained).
 pub fn default_model() -> Result<Model> {

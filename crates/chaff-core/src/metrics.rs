@@ -43,7 +43,11 @@ pub fn figures(scored: &[(bool, f64)], threshold: f64) -> Figures {
 }
 
 fn pct(k: usize, n: usize) -> f64 {
-    if n == 0 { f64::NAN } else { 100.0 * k as f64 / n as f64 }
+    if n == 0 {
+        f64::NAN
+    } else {
+        100.0 * k as f64 / n as f64
+    }
 }
 
 /// Mann-Whitney AUC with mid-ranks for ties.
@@ -51,7 +55,11 @@ pub fn auc(ham: &[f64], spam: &[f64]) -> f64 {
     if ham.is_empty() || spam.is_empty() {
         return f64::NAN;
     }
-    let mut all: Vec<(f64, bool)> = ham.iter().map(|&s| (s, false)).chain(spam.iter().map(|&s| (s, true))).collect();
+    let mut all: Vec<(f64, bool)> = ham
+        .iter()
+        .map(|&s| (s, false))
+        .chain(spam.iter().map(|&s| (s, true)))
+        .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut rank_sum = 0.0;
     let mut i = 0;
@@ -69,7 +77,11 @@ pub fn auc(ham: &[f64], spam: &[f64]) -> f64 {
 }
 
 fn smooth(k: usize, n: usize) -> f64 {
-    if k == 0 || k == n { (k as f64 + 0.5) / (n as f64 + 1.0) } else { k as f64 / n as f64 }
+    if k == 0 || k == n {
+        (k as f64 + 0.5) / (n as f64 + 1.0)
+    } else {
+        k as f64 / n as f64
+    }
 }
 
 fn lam(fp: usize, nh: usize, fn_: usize, ns: usize) -> f64 {

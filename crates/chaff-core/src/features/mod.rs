@@ -4,11 +4,12 @@
 //! body are different features:
 //! - body and subject words, case-folded, with number and length shapes (`#5` for a five-digit
 //!   number, `long:ab…` for a run too long to be a word);
-//! - sparse word pairs (OSB: each word paired with each of the next [`FeatureConfig::osb_window`]
-//!   words, distance included);
+//! - optionally, sparse word pairs (OSB: each word paired with each of the next
+//!   [`FeatureConfig::osb_window`] words, distance included; off by default);
 //! - Han / Kana / Hangul runs as overlapping character bigrams;
 //! - header tokens: the presence of each header name, and the words of informative header values
-//!   prefixed by their header name; sender address, domain and display-name words;
+//!   prefixed by their header name (without numbers, ids, day and month names; IP addresses as
+//!   themselves and their /24); sender address, domain and display-name words;
 //! - URL hosts (with their parent domains) and path words, MIME types, charsets, encodings,
 //!   attachment extensions, and coarse facts (HTML links that lie about their target, tracking
 //!   pixels, hidden text, size buckets).
@@ -29,7 +30,7 @@ use crate::parse::{HtmlFacts, MessageView};
 pub use text::tokenize_text;
 
 /// Bump when any token changes: a model records the version it was trained with.
-pub const TOKENIZER_VERSION: u32 = 1;
+pub const TOKENIZER_VERSION: u32 = 2;
 
 const SEED: u64 = 0x6368_6166_665f_7631; // "chaff_v1"
 
@@ -85,7 +86,10 @@ pub enum Kind {
 /// Hash of `bytes` in namespace `ns` (never 0).
 #[inline]
 pub fn token_hash(ns: u64, bytes: &[u8]) -> u64 {
-    nonzero(xxh3_64_with_seed(bytes, SEED ^ ns.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+    nonzero(xxh3_64_with_seed(
+        bytes,
+        SEED ^ ns.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    ))
 }
 
 /// Hash of an OSB pair: `a` then `b` at distance `d` (1 = adjacent).
@@ -128,35 +132,89 @@ pub struct FeatureConfig {
 
 impl Default for FeatureConfig {
     fn default() -> Self {
-        FeatureConfig { osb_window: 4, max_body_words: 5000, max_pair_words: 5000 }
+        // No OSB pairs and the first 1000 body words: both learners here weigh every distinct
+        // token alike, so correlated pair tokens and the tail of long messages mostly add
+        // weight to length, not evidence. Window 4 → 2 → 1 → 0 ranked better at each step on
+        // the SpamAssassin, CSDMC2010 and cross-corpus runs (1231 → 238 tokens a message on
+        // SpamAssassin), and 1000 words beat 700, 1500 and 5000.
+        FeatureConfig {
+            osb_window: 0,
+            max_body_words: 1000,
+            max_pair_words: 1000,
+        }
     }
 }
 
-/// Headers whose value words are tokens (lower case). Others only count by name.
-const VALUE_HEADERS: &[&str] = &[
-    "from", "to", "cc", "reply-to", "sender", "return-path", "errors-to", "received", "message-id",
-    "x-mailer", "user-agent", "x-mimeole", "content-type", "content-transfer-encoding", "mime-version",
-    "precedence", "list-id", "list-unsubscribe", "x-priority", "x-msmail-priority", "importance",
-    "organization", "x-originating-ip", "auto-submitted", "feedback-id", "x-beenthere", "x-loop",
-    "in-reply-to", "references", "thread-index", "x-accept-language", "x-sender", "mailing-list",
-    "content-disposition", "x-campaign", "x-auto-response-suppress", "authentication-results",
-];
+/// What the tokenizer does with a header field, by lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeaderRole {
+    /// Added by the receiving mailbox or another filter: never tokenized (the filter runs
+    /// before delivery, and learning these from archived corpora would learn the archive).
+    Skip,
+    /// Only the header's presence is a token.
+    NameOnly,
+    /// Presence plus the words of the value.
+    Value,
+}
 
-/// Headers added by the receiving mailbox or by other filters, never tokenized.
-fn is_delivery_artifact(name: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "delivered-to", "delivery-date", "x-keywords", "x-status", "status", "x-uid", "x-uidl",
-        "lines", "content-length", "x-original-to", "envelope-to", "x-envelope-to", "x-gm-thrid",
-        "x-gmail-labels", "x-mozilla-status", "x-mozilla-status2", "x-evolution-source",
-    ];
-    let lower_prefix = |p: &str| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
-    EXACT.iter().any(|e| name.eq_ignore_ascii_case(e))
-        || lower_prefix("x-spam")
-        || lower_prefix("x-bogosity")
-        || lower_prefix("x-dspam")
-        || lower_prefix("x-crm114")
-        || lower_prefix("x-virus")
-        || lower_prefix("x-chaff")
+fn header_role(lname: &str) -> HeaderRole {
+    match lname {
+        "delivered-to" | "delivery-date" | "x-keywords" | "x-status" | "status" | "x-uid"
+        | "x-uidl" | "lines" | "content-length" | "x-original-to" | "envelope-to"
+        | "x-envelope-to" | "x-gm-thrid" | "x-gmail-labels" | "x-mozilla-status"
+        | "x-mozilla-status2" | "x-evolution-source" => HeaderRole::Skip,
+        _ if [
+            "x-spam",
+            "x-bogosity",
+            "x-dspam",
+            "x-crm114",
+            "x-virus",
+            "x-chaff",
+        ]
+        .iter()
+        .any(|p| lname.starts_with(p)) =>
+        {
+            HeaderRole::Skip
+        }
+        "from"
+        | "to"
+        | "cc"
+        | "reply-to"
+        | "sender"
+        | "return-path"
+        | "errors-to"
+        | "received"
+        | "message-id"
+        | "x-mailer"
+        | "user-agent"
+        | "x-mimeole"
+        | "content-type"
+        | "content-transfer-encoding"
+        | "mime-version"
+        | "precedence"
+        | "list-id"
+        | "list-unsubscribe"
+        | "x-priority"
+        | "x-msmail-priority"
+        | "importance"
+        | "organization"
+        | "x-originating-ip"
+        | "auto-submitted"
+        | "feedback-id"
+        | "x-beenthere"
+        | "x-loop"
+        | "in-reply-to"
+        | "references"
+        | "thread-index"
+        | "x-accept-language"
+        | "x-sender"
+        | "mailing-list"
+        | "content-disposition"
+        | "x-campaign"
+        | "x-auto-response-suppress"
+        | "authentication-results" => HeaderRole::Value,
+        _ => HeaderRole::NameOnly,
+    }
 }
 
 /// Emits every token of `view` into `sink`.
@@ -176,7 +234,12 @@ pub fn extract<S: TokenSink>(view: &MessageView<'_>, cfg: &FeatureConfig, sink: 
     }
 
     // Body text.
-    let mut t = text::TextTokenizer::new(Kind::Word as u64, cfg.osb_window, cfg.max_body_words, cfg.max_pair_words);
+    let mut t = text::TextTokenizer::new(
+        Kind::Word as u64,
+        cfg.osb_window,
+        cfg.max_body_words,
+        cfg.max_pair_words,
+    );
     for part in &view.texts {
         t.break_pairs();
         t.run(&part.text, sink);
@@ -191,25 +254,36 @@ pub fn extract<S: TokenSink>(view: &MessageView<'_>, cfg: &FeatureConfig, sink: 
 
 fn header_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
     for h in &view.headers {
-        if is_delivery_artifact(h.name) {
-            continue;
-        }
         let mut lower = [0u8; 64];
         let n = h.name.len().min(64);
         for (d, s) in lower.iter_mut().zip(h.name.as_bytes()) {
             *d = s.to_ascii_lowercase();
         }
-        let lname = &lower[..n];
-        sink.push(token_hash(Kind::HeaderName as u64, lname), &|| format!("header:{}", h.name.to_ascii_lowercase()));
-        let Ok(lname_str) = std::str::from_utf8(lname) else { continue };
-        if !VALUE_HEADERS.contains(&lname_str) {
+        // The name is a &str cut at 64 bytes: only a cut inside a character fails here.
+        let Ok(lname) = std::str::from_utf8(&lower[..n]) else {
+            continue;
+        };
+        let role = header_role(lname);
+        if role == HeaderRole::Skip {
             continue;
         }
-        let ns = header_ns(lname_str);
-        let value = String::from_utf8_lossy(&h.value[..h.value.len().min(2048)]);
+        sink.push(
+            token_hash(Kind::HeaderName as u64, lname.as_bytes()),
+            &|| format!("header:{lname}"),
+        );
+        if role == HeaderRole::NameOnly {
+            continue;
+        }
+        let raw = &h.value[..h.value.len().min(2048)];
+        // Header values are nearly always ASCII: skip the lossy decoder's slow path.
+        let value = match std::str::from_utf8(raw) {
+            Ok(v) => std::borrow::Cow::Borrowed(v),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         // Header values: words only, no pairs, bounded.
-        let mut t = text::TextTokenizer::new(ns, 0, 64, 0);
-        t.prefix = Some(lname_str);
+        let mut t = text::TextTokenizer::new(header_ns(lname), 0, 64, 0);
+        t.prefix = Some(lname);
+        t.header = true;
         t.run(&value, sink);
     }
 }
@@ -219,40 +293,60 @@ fn sender_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
     match &view.from {
         Some(from) => {
             if let Some(addr) = from.address.as_deref() {
-                sink.push(token_hash(ns, addr.as_bytes()), &|| format!("from-addr:{addr}"));
+                sink.push(token_hash(ns, addr.as_bytes()), &|| {
+                    format!("from-addr:{addr}")
+                });
             }
             if let Some(domain) = from.domain() {
-                sink.push(token_hash(ns ^ 1, domain.as_bytes()), &|| format!("from-domain:{domain}"));
+                sink.push(token_hash(ns ^ 1, domain.as_bytes()), &|| {
+                    format!("from-domain:{domain}")
+                });
             }
             if let Some(name) = from.name.as_deref() {
                 let mut t = text::TextTokenizer::new(ns ^ 2, 0, 16, 0);
                 t.prefix = Some("from-name");
                 t.run(name, sink);
             } else {
-                sink.push(token_hash(Kind::Meta as u64, b"from:no-name"), &|| "meta:from-no-name".into());
+                sink.push(token_hash(Kind::Meta as u64, b"from:no-name"), &|| {
+                    "meta:from-no-name".into()
+                });
             }
         }
-        None => sink.push(token_hash(Kind::Meta as u64, b"from:none"), &|| "meta:no-from".into()),
+        None => sink.push(token_hash(Kind::Meta as u64, b"from:none"), &|| {
+            "meta:no-from".into()
+        }),
     }
-    if let (Some(f), Some(r)) = (view.from.as_ref().and_then(|m| m.domain()), view.reply_to.as_ref().and_then(|m| m.domain())) {
+    if let (Some(f), Some(r)) = (
+        view.from.as_ref().and_then(|m| m.domain()),
+        view.reply_to.as_ref().and_then(|m| m.domain()),
+    ) {
         if !f.eq_ignore_ascii_case(r) {
-            sink.push(token_hash(Kind::Meta as u64, b"reply-to:other-domain"), &|| "meta:reply-to-other-domain".into());
+            sink.push(
+                token_hash(Kind::Meta as u64, b"reply-to:other-domain"),
+                &|| "meta:reply-to-other-domain".into(),
+            );
         }
     }
 }
 
 fn url_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
     for url in &view.urls {
-        let Some(host) = crate::parse::host_of(url) else { continue };
+        let Some(host) = crate::parse::host_of(url) else {
+            continue;
+        };
         let host = host.to_ascii_lowercase();
         let host = host.trim_start_matches("www.");
         if host.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-            sink.push(token_hash(Kind::Meta as u64, b"url:ip-host"), &|| "meta:url-ip-host".into());
+            sink.push(token_hash(Kind::Meta as u64, b"url:ip-host"), &|| {
+                "meta:url-ip-host".into()
+            });
         }
         // The host and each parent domain, down to two labels.
         let mut h = host;
         loop {
-            sink.push(token_hash(Kind::UrlHost as u64, h.as_bytes()), &|| format!("url-host:{h}"));
+            sink.push(token_hash(Kind::UrlHost as u64, h.as_bytes()), &|| {
+                format!("url-host:{h}")
+            });
             match h.split_once('.') {
                 Some((_, rest)) if rest.contains('.') => h = rest,
                 _ => break,
@@ -270,16 +364,25 @@ fn url_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
 fn mime_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
     let ns = Kind::Mime as u64;
     for p in view.parts.iter().take(32) {
-        sink.push(token_hash(ns, p.content_type.as_bytes()), &|| format!("mime:{}", p.content_type));
+        sink.push(token_hash(ns, p.content_type.as_bytes()), &|| {
+            format!("mime:{}", p.content_type)
+        });
         if let Some(cs) = &p.charset {
-            sink.push(token_hash(ns ^ 1, cs.as_bytes()), &|| format!("charset:{cs}"));
+            sink.push(token_hash(ns ^ 1, cs.as_bytes()), &|| {
+                format!("charset:{cs}")
+            });
         }
         if let Some(cte) = &p.transfer_encoding {
             let key = format!("{}|{}", p.content_type, cte);
-            sink.push(token_hash(ns ^ 2, key.as_bytes()), &|| format!("encoding:{key}"));
+            sink.push(token_hash(ns ^ 2, key.as_bytes()), &|| {
+                format!("encoding:{key}")
+            });
         }
         if p.encoding_problem {
-            sink.push(token_hash(Kind::Meta as u64, b"mime:encoding-problem"), &|| "meta:encoding-problem".into());
+            sink.push(
+                token_hash(Kind::Meta as u64, b"mime:encoding-problem"),
+                &|| "meta:encoding-problem".into(),
+            );
         }
     }
     for a in view.attachments.iter().take(32) {
@@ -289,8 +392,13 @@ fn mime_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
             .and_then(|n| n.rsplit_once('.'))
             .map(|(_, e)| e.to_ascii_lowercase())
             .unwrap_or_default();
-        sink.push(token_hash(Kind::Attachment as u64, ext.as_bytes()), &|| format!("attachment-ext:{ext}"));
-        sink.push(token_hash(Kind::Attachment as u64 ^ 1, a.content_type.as_bytes()), &|| format!("attachment-type:{}", a.content_type));
+        sink.push(token_hash(Kind::Attachment as u64, ext.as_bytes()), &|| {
+            format!("attachment-ext:{ext}")
+        });
+        sink.push(
+            token_hash(Kind::Attachment as u64 ^ 1, a.content_type.as_bytes()),
+            &|| format!("attachment-type:{}", a.content_type),
+        );
     }
 }
 
@@ -298,7 +406,14 @@ fn meta_tokens<S: TokenSink>(view: &MessageView<'_>, words: u32, sink: &mut S) {
     let html: &HtmlFacts = &view.html;
     if html.parts > 0 {
         let only_html = view.texts.iter().all(|t| t.from_html);
-        fact(sink, if only_html { "html-only" } else { "html-and-text" });
+        fact(
+            sink,
+            if only_html {
+                "html-only"
+            } else {
+                "html-and-text"
+            },
+        );
         bucket(sink, "html-links", html.links);
         bucket(sink, "html-images", html.images);
         if html.mismatched_links > 0 {
@@ -333,6 +448,8 @@ fn meta_tokens<S: TokenSink>(view: &MessageView<'_>, words: u32, sink: &mut S) {
     bucket(sink, "urls", view.urls.len() as u32);
     bucket(sink, "recipients", view.recipient_count as u32);
     bucket(sink, "kib", (view.raw_len >> 10) as u32);
+    // Note: `received:0` never happens behind an MTA (it adds one before a filter sees the
+    // message); in archives it marks locally written mail, which the corpora show is a signal.
     bucket(sink, "received", view.header_count("received") as u32);
     if view.subject.is_none() {
         fact(sink, "no-subject");
@@ -346,15 +463,28 @@ fn meta_tokens<S: TokenSink>(view: &MessageView<'_>, words: u32, sink: &mut S) {
 }
 
 fn fact<S: TokenSink>(sink: &mut S, name: &str) {
-    sink.push(token_hash(Kind::Meta as u64, name.as_bytes()), &|| format!("meta:{name}"));
+    sink.push(token_hash(Kind::Meta as u64, name.as_bytes()), &|| {
+        format!("meta:{name}")
+    });
 }
 
 /// Power-of-two bucket labels: `0`, `1`, `2-3`, `4-7`, ... `1024+`.
-const BUCKETS: [&str; 12] = ["0", "1", "2-3", "4-7", "8-15", "16-31", "32-63", "64-127", "128-255", "256-511", "512-1023", "1024+"];
+const BUCKETS: [&str; 12] = [
+    "0", "1", "2-3", "4-7", "8-15", "16-31", "32-63", "64-127", "128-255", "256-511", "512-1023",
+    "1024+",
+];
 
 /// Token for `name` with `n` bucketed by powers of two.
 fn bucket<S: TokenSink>(sink: &mut S, name: &'static str, n: u32) {
-    let i = if n == 0 { 0 } else { (32 - n.leading_zeros()).min(11) as usize };
-    let h = pair_hash(token_hash(Kind::Meta as u64, name.as_bytes()), i as u64 + 1, 0);
+    let i = if n == 0 {
+        0
+    } else {
+        (32 - n.leading_zeros()).min(11) as usize
+    };
+    let h = pair_hash(
+        token_hash(Kind::Meta as u64, name.as_bytes()),
+        i as u64 + 1,
+        0,
+    );
     sink.push(h, &|| format!("meta:{name}:{}", BUCKETS[i]));
 }

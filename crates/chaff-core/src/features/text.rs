@@ -18,6 +18,8 @@ pub(crate) struct TextTokenizer<'p> {
     filled: usize,
     /// Text shown before each token in explanations (`subject`, `url-path`...).
     pub prefix: Option<&'p str>,
+    /// Header-value mode: words pass [`TextTokenizer::keep_header_word`] first.
+    pub header: bool,
 }
 
 impl<'p> TextTokenizer<'p> {
@@ -31,6 +33,7 @@ impl<'p> TextTokenizer<'p> {
             history: [0; MAX_WINDOW],
             filled: 0,
             prefix: None,
+            header: false,
         }
     }
 
@@ -56,7 +59,9 @@ impl<'p> TextTokenizer<'p> {
     #[inline]
     fn word<S: TokenSink>(&mut self, folded: &[u8], sink: &mut S) {
         let h = token_hash(self.ns, folded);
-        sink.push(h, &|| format!("{}:{}", self.label(), String::from_utf8_lossy(folded)));
+        sink.push(h, &|| {
+            format!("{}:{}", self.label(), String::from_utf8_lossy(folded))
+        });
         self.words += 1;
         if self.window == 0 {
             return;
@@ -65,7 +70,14 @@ impl<'p> TextTokenizer<'p> {
             for d in 0..self.filled.min(self.window) {
                 let prev = self.history[d];
                 let ph = pair_hash(prev, h, d as u32 + 1);
-                sink.push(ph, &|| format!("{}-pair:…{}(-{})", self.label(), String::from_utf8_lossy(folded), d + 1));
+                sink.push(ph, &|| {
+                    format!(
+                        "{}-pair:…{}(-{})",
+                        self.label(),
+                        String::from_utf8_lossy(folded),
+                        d + 1
+                    )
+                });
             }
         }
         self.history.copy_within(0..MAX_WINDOW - 1, 1);
@@ -96,16 +108,26 @@ impl<'p> TextTokenizer<'p> {
                             buf[len] = c.to_ascii_lowercase();
                         }
                         len += 1;
-                        if c.is_ascii_digit() { digits += 1 } else { alpha += 1 }
+                        if c.is_ascii_digit() {
+                            digits += 1
+                        } else {
+                            alpha += 1
+                        }
                         i += 1;
-                    } else if matches!(c, b'\'' | b'-' | b'.' | b'_') && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric() && i > start {
+                    } else if matches!(c, b'\'' | b'-' | b'.' | b'_')
+                        && i + 1 < b.len()
+                        && b[i + 1].is_ascii_alphanumeric()
+                        && i > start
+                    {
                         if len < buf.len() {
                             buf[len] = c;
                         }
                         len += 1;
                         i += 1;
                     } else if c >= 0x80 {
-                        let Some(ch) = text[i..].chars().next() else { break };
+                        let Some(ch) = text[i..].chars().next() else {
+                            break;
+                        };
                         if !ch.is_alphanumeric() || is_cjk(ch) {
                             break;
                         }
@@ -126,7 +148,9 @@ impl<'p> TextTokenizer<'p> {
                 }
                 self.emit_shaped(&buf, len, digits, alpha, sink);
             } else if c >= 0x80 {
-                let Some(ch) = text[i..].chars().next() else { break };
+                let Some(ch) = text[i..].chars().next() else {
+                    break;
+                };
                 if is_cjk(ch) {
                     i = self.cjk_run(text, i, sink);
                 } else {
@@ -146,9 +170,71 @@ impl<'p> TextTokenizer<'p> {
         }
     }
 
+    /// Header-value filter: says whether `w` should go on to be a token. Dates, times, queue
+    /// and message ids in `Received:` and similar headers are unique or say when a corpus was
+    /// collected, not who sent the mail; hosts and addresses are what identify a sender. So
+    /// numbers, digit-heavy ids and day and month names are dropped, and a dotted-quad IP
+    /// address is emitted here as itself and its /24 network (`1.2.3.`).
+    fn keep_header_word<S: TokenSink>(
+        &mut self,
+        w: &[u8],
+        digits: usize,
+        alpha: usize,
+        sink: &mut S,
+    ) -> bool {
+        let dots = w.iter().filter(|&&c| c == b'.').count();
+        if alpha == 0 {
+            if dots == 3 {
+                self.word(w, sink);
+                if let Some(cut) = w.iter().rposition(|&c| c == b'.') {
+                    self.word(&w[..cut + 1], sink);
+                }
+            }
+            return false;
+        }
+        if digits >= 3 && dots == 0 {
+            return false;
+        }
+        !matches!(
+            w,
+            b"mon"
+                | b"tue"
+                | b"wed"
+                | b"thu"
+                | b"fri"
+                | b"sat"
+                | b"sun"
+                | b"jan"
+                | b"feb"
+                | b"mar"
+                | b"apr"
+                | b"may"
+                | b"jun"
+                | b"jul"
+                | b"aug"
+                | b"sep"
+                | b"oct"
+                | b"nov"
+                | b"dec"
+        )
+    }
+
     /// Emits a word, or its shape when it is a long number or too long to be a word.
-    fn emit_shaped<S: TokenSink>(&mut self, buf: &[u8], len: usize, digits: usize, alpha: usize, sink: &mut S) {
+    fn emit_shaped<S: TokenSink>(
+        &mut self,
+        buf: &[u8],
+        len: usize,
+        digits: usize,
+        alpha: usize,
+        sink: &mut S,
+    ) {
         if len == 0 {
+            return;
+        }
+        if self.header
+            && len <= MAX_WORD
+            && !self.keep_header_word(&buf[..len], digits, alpha, sink)
+        {
             return;
         }
         if alpha == 0 && digits > 3 {
@@ -189,7 +275,9 @@ impl<'p> TextTokenizer<'p> {
             let e = s + ch.len_utf8();
             if let Some((ps, _)) = prev {
                 let bigram = &text[ps..e];
-                sink.push(token_hash(ns, bigram.as_bytes()), &|| format!("cjk:{bigram}"));
+                sink.push(token_hash(ns, bigram.as_bytes()), &|| {
+                    format!("cjk:{bigram}")
+                });
                 self.words += 1;
             }
             prev = Some((s, e));
@@ -201,7 +289,9 @@ impl<'p> TextTokenizer<'p> {
         }
         if count == 1 {
             let single = &text[start..end];
-            sink.push(token_hash(ns, single.as_bytes()), &|| format!("cjk:{single}"));
+            sink.push(token_hash(ns, single.as_bytes()), &|| {
+                format!("cjk:{single}")
+            });
             self.words += 1;
         }
         self.filled = 0;
@@ -210,7 +300,9 @@ impl<'p> TextTokenizer<'p> {
 }
 
 fn starts_word_char(text: &str, i: usize) -> bool {
-    text.get(i..).and_then(|s| s.chars().next()).is_some_and(|ch| ch.is_alphanumeric() && !is_cjk(ch))
+    text.get(i..)
+        .and_then(|s| s.chars().next())
+        .is_some_and(|ch| ch.is_alphanumeric() && !is_cjk(ch))
 }
 
 /// Han, Hiragana, Katakana and Hangul: scripts written without spaces between words.
@@ -247,19 +339,34 @@ mod tests {
 
     #[test]
     fn words_are_case_folded_and_shaped() {
-        assert_eq!(names("FREE Money!!! 1234567 e-mail don't 42", 0), vec![
-            "body:free", "body:money", "body:!!!", "body:#7", "body:e-mail", "body:don't", "body:42"
-        ]);
+        assert_eq!(
+            names("FREE Money!!! 1234567 e-mail don't 42", 0),
+            vec![
+                "body:free",
+                "body:money",
+                "body:!!!",
+                "body:#7",
+                "body:e-mail",
+                "body:don't",
+                "body:42"
+            ]
+        );
     }
 
     #[test]
     fn non_ascii_words_fold() {
-        assert_eq!(names("Привет МИР naïve Café", 0), vec!["body:привет", "body:мир", "body:naïve", "body:café"]);
+        assert_eq!(
+            names("Привет МИР naïve Café", 0),
+            vec!["body:привет", "body:мир", "body:naïve", "body:café"]
+        );
     }
 
     #[test]
     fn cjk_runs_become_bigrams() {
-        assert_eq!(names("你好世界 ok", 0), vec!["cjk:你好", "cjk:好世", "cjk:世界", "body:ok"]);
+        assert_eq!(
+            names("你好世界 ok", 0),
+            vec!["cjk:你好", "cjk:好世", "cjk:世界", "body:ok"]
+        );
         assert_eq!(names("안녕하세요", 0).len(), 4);
     }
 
@@ -275,9 +382,39 @@ mod tests {
     }
 
     #[test]
+    fn header_values_keep_hosts_and_ips_not_dates_or_ids() {
+        let mut s = NamedTokens::default();
+        let mut t = TextTokenizer::new(99, 0, 64, 0);
+        t.prefix = Some("received");
+        t.header = true;
+        t.run(
+            "from mx2.example.org (mx2.example.org [216.136.204.119]) by hub.example.org \
+               with ESMTP id g89HL3E9025108; Mon, 9 Sep 2002 12:21:04 -0500",
+            &mut s,
+        );
+        let names: Vec<String> = s.0.into_iter().map(|(_, n)| n).collect();
+        assert_eq!(
+            names,
+            vec![
+                "received:from",
+                "received:mx2.example.org",
+                "received:mx2.example.org",
+                "received:216.136.204.119",
+                "received:216.136.204.",
+                "received:by",
+                "received:hub.example.org",
+                "received:with",
+                "received:esmtp",
+                "received:id",
+            ]
+        );
+    }
+
+    #[test]
     fn long_runs_are_shapes() {
         let long = "x".repeat(100);
-        assert_eq!(names(&long, 0), vec!["body:long:xxxj"]);
+        // 100 bytes: length class 10 → `k`.
+        assert_eq!(names(&long, 0), vec!["body:long:xxxk"]);
     }
 
     #[test]

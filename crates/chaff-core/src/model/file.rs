@@ -110,11 +110,16 @@ impl Model {
     fn validate(backing: Backing, len: usize, origin: &str) -> Result<Model> {
         let bad = |reason: String| Error::model(origin, reason);
         if cfg!(target_endian = "big") {
-            return Err(bad("model files are little-endian; this host is big-endian".into()));
+            return Err(bad(
+                "model files are little-endian; this host is big-endian".into(),
+            ));
         }
         let all = &backing.bytes()[..len];
         if all.len() < HEADER_LEN {
-            return Err(bad(format!("truncated: {} bytes, a header needs {HEADER_LEN}", all.len())));
+            return Err(bad(format!(
+                "truncated: {} bytes, a header needs {HEADER_LEN}",
+                all.len()
+            )));
         }
         let h = &all[..HEADER_LEN];
         if &h[..8] != MAGIC {
@@ -127,7 +132,9 @@ impl Model {
         }
         let version = u32_at(8);
         if version != FORMAT_VERSION {
-            return Err(bad(format!("format version {version}, this build reads {FORMAT_VERSION}")));
+            return Err(bad(format!(
+                "format version {version}, this build reads {FORMAT_VERSION}"
+            )));
         }
         let tokenizer_version = u32_at(12);
         if tokenizer_version != TOKENIZER_VERSION {
@@ -139,11 +146,18 @@ impl Model {
         let n_tokens = u64_at(32);
         let payload = u64_at(48);
         if slots == 0 || n_tokens >= slots || slots.checked_mul(ENTRY_LEN) != Some(payload) {
-            return Err(bad(format!("inconsistent sizes: {n_tokens} tokens, {slots} slots, {payload} payload bytes")));
+            return Err(bad(format!(
+                "inconsistent sizes: {n_tokens} tokens, {slots} slots, {payload} payload bytes"
+            )));
         }
-        let end = (HEADER_LEN as u64).checked_add(payload).ok_or_else(|| bad("payload size overflows".into()))?;
+        let end = (HEADER_LEN as u64)
+            .checked_add(payload)
+            .ok_or_else(|| bad("payload size overflows".into()))?;
         if (all.len() as u64) < end {
-            return Err(bad(format!("truncated: {} bytes, header says {end}", all.len())));
+            return Err(bad(format!(
+                "truncated: {} bytes, header says {end}",
+                all.len()
+            )));
         }
         let table_bytes = &all[HEADER_LEN..end as usize];
         if xxh3_64(table_bytes) != u64_at(56) {
@@ -157,9 +171,18 @@ impl Model {
             n_ham: u64_at(24).min(u32::MAX as u64) as u32,
             n_tokens,
             tokenizer_version,
-            features: FeatureConfig { osb_window: u32_at(64), max_body_words: u32_at(68), max_pair_words: u32_at(72) },
+            features: FeatureConfig {
+                osb_window: u32_at(64),
+                max_body_words: u32_at(68),
+                max_pair_words: u32_at(72),
+            },
         };
-        Ok(Model { backing: Arc::new(backing), len: end as usize, meta, origin: origin.into() })
+        Ok(Model {
+            backing: Arc::new(backing),
+            len: end as usize,
+            meta,
+            origin: origin.into(),
+        })
     }
 
     /// What the model was trained on and with.
@@ -186,7 +209,16 @@ impl Model {
 
     /// Every stored `(token, counts)`.
     pub fn entries(&self) -> impl Iterator<Item = (u64, TokenCounts)> + '_ {
-        self.table().iter().filter(|e| e.token != 0).map(|e| (e.token, TokenCounts { spam: e.spam, ham: e.ham, weight: e.weight }))
+        self.table().iter().filter(|e| e.token != 0).map(|e| {
+            (
+                e.token,
+                TokenCounts {
+                    spam: e.spam,
+                    ham: e.ham,
+                    weight: e.weight,
+                },
+            )
+        })
     }
 }
 
@@ -207,7 +239,11 @@ impl TokenStats for Model {
         for _ in 0..t.len() {
             let e = &t[i];
             if e.token == token {
-                return Some(TokenCounts { spam: e.spam, ham: e.ham, weight: e.weight });
+                return Some(TokenCounts {
+                    spam: e.spam,
+                    ham: e.ham,
+                    weight: e.weight,
+                });
             }
             if e.token == 0 {
                 return None;
@@ -223,6 +259,24 @@ impl TokenStats for Model {
     fn totals(&self) -> (u32, u32) {
         (self.meta.n_spam, self.meta.n_ham)
     }
+
+    #[inline]
+    fn prefetch(&self, token: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let t = self.table();
+            if let Some(e) = t.get(home(token, t.len())) {
+                // SAFETY: a prefetch is only a hint; the pointer is to a live element.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        (e as *const Entry).cast::<i8>(),
+                    )
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = token;
+    }
 }
 
 /// Encodes a model file.
@@ -231,6 +285,10 @@ pub fn encode(meta: &ModelMeta, entries: impl Iterator<Item = (u64, TokenCounts)
     let slots = (((n as f64) / MAX_LOAD).ceil() as usize).max(n + 1).max(16);
     let mut table = vec![Entry::zeroed(); slots];
     let mut stored = 0u64;
+    // Insert in token order: equal statistics must give byte-identical files, whatever order
+    // a hash map hands them over in.
+    let mut entries: Vec<(u64, TokenCounts)> = entries.collect();
+    entries.sort_unstable_by_key(|e| e.0);
     for (token, c) in entries {
         if token == 0 {
             continue;
@@ -242,7 +300,13 @@ pub fn encode(meta: &ModelMeta, entries: impl Iterator<Item = (u64, TokenCounts)
         if table[i].token == 0 {
             stored += 1;
         }
-        table[i] = Entry { token, spam: c.spam, ham: c.ham, weight: c.weight, reserved: 0 };
+        table[i] = Entry {
+            token,
+            spam: c.spam,
+            ham: c.ham,
+            weight: c.weight,
+            reserved: 0,
+        };
     }
     let payload: &[u8] = bytemuck::cast_slice(&table);
     let mut h = [0u8; HEADER_LEN];
@@ -273,7 +337,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp)?;

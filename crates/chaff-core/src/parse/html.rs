@@ -43,7 +43,9 @@ impl HtmlFacts {
         let mut open_anchor: Option<(Option<String>, usize)> = None;
         while let Some(off) = memchr(b'<', &b[i..]) {
             let lt = i + off;
-            let Some(gt_off) = memchr(b'>', &b[lt..]) else { break };
+            let Some(gt_off) = memchr(b'>', &b[lt..]) else {
+                break;
+            };
             let gt = lt + gt_off;
             let tag = &html[lt + 1..gt];
             i = gt + 1;
@@ -72,7 +74,9 @@ impl HtmlFacts {
                     self.images += 1;
                     let w = attr(attrs, "width").map(str::trim);
                     let h = attr(attrs, "height").map(str::trim);
-                    if matches!(w, Some("0" | "1" | "1px" | "0px")) && matches!(h, Some("0" | "1" | "1px" | "0px")) {
+                    if matches!(w, Some("0" | "1" | "1px" | "0px"))
+                        && matches!(h, Some("0" | "1" | "1px" | "0px"))
+                    {
                         self.tiny_images += 1;
                     }
                 } else if name.eq_ignore_ascii_case("form") {
@@ -100,12 +104,22 @@ impl HtmlFacts {
         if text.len() > 200 || text.contains('<') || !text.contains('.') || text.contains(' ') {
             return;
         }
-        let named = host_of(text).unwrap_or(text).trim_start_matches("www.").to_ascii_lowercase();
-        if !named.contains('.') || !named.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-') {
+        let named = host_of(text)
+            .unwrap_or(text)
+            .trim_start_matches("www.")
+            .to_ascii_lowercase();
+        if !named.contains('.')
+            || !named
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+        {
             return;
         }
         let target = target.trim_start_matches("www.");
-        if named != target && !target.ends_with(&format!(".{named}")) && !named.ends_with(&format!(".{target}")) {
+        if named != target
+            && !target.ends_with(&format!(".{named}"))
+            && !named.ends_with(&format!(".{target}"))
+        {
             self.mismatched_links += 1;
             if self.first_mismatch.is_none() {
                 self.first_mismatch = Some((named, target.to_string()));
@@ -124,7 +138,9 @@ fn split_tag(tag: &str) -> (bool, &str, &str) {
         Some(r) => (true, r),
         None => (false, tag),
     };
-    let end = rest.find(|c: char| c.is_ascii_whitespace() || c == '/').unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c.is_ascii_whitespace() || c == '/')
+        .unwrap_or(rest.len());
     (closing, &rest[..end], &rest[end..])
 }
 
@@ -134,7 +150,8 @@ fn attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
     let mut from = 0;
     while let Some(pos) = find_ci(&attrs[from..], name) {
         let start = from + pos;
-        let before_ok = start == 0 || !bytes[start - 1].is_ascii_alphanumeric() && bytes[start - 1] != b'-';
+        let before_ok =
+            start == 0 || !bytes[start - 1].is_ascii_alphanumeric() && bytes[start - 1] != b'-';
         let mut j = start + name.len();
         while j < bytes.len() && bytes[j].is_ascii_whitespace() {
             j += 1;
@@ -150,7 +167,11 @@ fn attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
                     let inner = &rest[1..];
                     &inner[..inner.find(q as char).unwrap_or(inner.len())]
                 }
-                _ => &rest[..rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len())],
+                _ => {
+                    &rest[..rest
+                        .find(|c: char| c.is_ascii_whitespace())
+                        .unwrap_or(rest.len())]
+                }
             });
         }
         from = start + name.len();
@@ -167,7 +188,12 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
 }
 
 fn is_hidden_style(style: &str) -> bool {
-    let compact: String = style.chars().filter(|c| !c.is_whitespace()).take(400).collect::<String>().to_ascii_lowercase();
+    let compact: String = style
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(400)
+        .collect::<String>()
+        .to_ascii_lowercase();
     compact.contains("display:none")
         || compact.contains("visibility:hidden")
         || compact.contains("font-size:0")
@@ -189,29 +215,48 @@ mod tests {
 
     #[test]
     fn finds_link_text_naming_another_host() {
-        let (f, urls) = scan(r#"<p>Log in at <a href="http://evil.example.net/x">www.paypal.com</a></p>"#);
+        let (f, urls) =
+            scan(r#"<p>Log in at <a href="http://evil.example.net/x">www.paypal.com</a></p>"#);
         assert_eq!(f.links, 1);
         assert_eq!(f.mismatched_links, 1);
-        assert_eq!(f.first_mismatch, Some(("paypal.com".into(), "evil.example.net".into())));
+        assert_eq!(
+            f.first_mismatch,
+            Some(("paypal.com".into(), "evil.example.net".into()))
+        );
         assert_eq!(urls, vec!["http://evil.example.net/x".to_string()]);
     }
 
     #[test]
     fn same_host_links_are_fine() {
-        let (f, _) = scan(r#"<a href='https://www.example.com/a'>example.com</a><a href="https://example.com">click here</a>"#);
+        let (f, _) = scan(
+            r#"<a href='https://www.example.com/a'>example.com</a><a href="https://example.com">click here</a>"#,
+        );
         assert_eq!(f.links, 2);
         assert_eq!(f.mismatched_links, 0);
     }
 
     #[test]
     fn counts_pixels_hidden_text_and_forms() {
-        let (f, _) = scan(r#"<img src="x" width="1" height="1"><div style="display: none">x</div><form action=x></form><IMG SRC=y>"#);
-        assert_eq!((f.images, f.tiny_images, f.hidden_elements, f.forms), (2, 1, 1, 1));
+        let (f, _) = scan(
+            r#"<img src="x" width="1" height="1"><div style="display: none">x</div><form action=x></form><IMG SRC=y>"#,
+        );
+        assert_eq!(
+            (f.images, f.tiny_images, f.hidden_elements, f.forms),
+            (2, 1, 1, 1)
+        );
     }
 
     #[test]
     fn survives_broken_markup() {
-        for s in ["<", "<a href=", "<a href=\"", "</", "<<<>>>", "<a href='x'>", "<img width=1"] {
+        for s in [
+            "<",
+            "<a href=",
+            "<a href=\"",
+            "</",
+            "<<<>>>",
+            "<a href='x'>",
+            "<img width=1",
+        ] {
             scan(s);
         }
     }

@@ -139,17 +139,26 @@ pub struct MessageView<'a> {
 impl<'a> MessageView<'a> {
     /// Raw value of the first header field named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     }
 
     /// Number of header fields named `name` (case-insensitive).
     pub fn header_count(&self, name: &str) -> usize {
-        self.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).count()
+        self.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .count()
     }
 
     /// Raw values of all header fields named `name`.
     pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
-        self.headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     }
 
     /// Total bytes of decoded text kept.
@@ -172,8 +181,16 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
     // An mbox "From " separator line is not a header; archived corpora start with one.
     let raw = strip_mbox_from_line(raw);
     let truncated = raw.len() > limits.max_message_bytes;
-    let input = if truncated { &raw[..limits.max_message_bytes] } else { raw };
-    let mut view = MessageView { raw_len: raw.len(), truncated, ..Default::default() };
+    let input = if truncated {
+        &raw[..limits.max_message_bytes]
+    } else {
+        raw
+    };
+    let mut view = MessageView {
+        raw_len: raw.len(),
+        truncated,
+        ..Default::default()
+    };
 
     let parser = MessageParser::new()
         .with_mime_headers()
@@ -181,8 +198,13 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
         .header_text(HeaderName::Subject);
     let Some(message) = parser.parse(input) else {
         view.malformed = true;
-        let text = String::from_utf8_lossy(&input[..input.len().min(limits.max_text_bytes)]);
-        view.texts.push(TextPart { text, from_html: false });
+        // Invalid bytes become 3-byte U+FFFD, so clip again after decoding.
+        let lossy = String::from_utf8_lossy(&input[..input.len().min(limits.max_text_bytes)]);
+        let text = clip(lossy, limits.max_text_bytes);
+        view.texts.push(TextPart {
+            text,
+            from_html: false,
+        });
         return view;
     };
 
@@ -192,7 +214,10 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
             let (s, e) = (h.offset_start as usize, h.offset_end as usize);
             let value = input.get(s..e).unwrap_or_default();
             let name = header_name_str(&h.name, input, h.offset_field as usize, s);
-            view.headers.push(HeaderField { name, value: trim_crlf(value) });
+            view.headers.push(HeaderField {
+                name,
+                value: trim_crlf(value),
+            });
         }
         for h in &root.headers {
             match (&h.name, &h.value) {
@@ -218,8 +243,19 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
     let html_ids: Vec<usize> = message.html_body.iter().map(|&i| i as usize).collect();
     let attachment_ids: Vec<usize> = message.attachments.iter().map(|&i| i as usize).collect();
     let mut parts = message.parts;
+    // Inline text that mail-parser files as an attachment (for example a text part cut short
+    // by a missing boundary) is still text the sender wanted read.
+    let mut inline_ids: Vec<usize> = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        if matches!(part.body, PartType::Multipart(_) | PartType::Message(_)) {
+        if matches!(part.body, PartType::Multipart(_)) {
+            continue;
+        }
+        if let PartType::Message(nested) = &part.body {
+            view.attachments.push(Attachment {
+                name: part.attachment_name().map(str::to_string),
+                content_type: "message/rfc822".to_string(),
+                size: nested.raw_message.len(),
+            });
             continue;
         }
         let (content_type, charset) = match part.content_type() {
@@ -233,7 +269,10 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
             None => ("text/plain".to_string(), None),
         };
         let size = part.len();
-        if attachment_ids.contains(&i) {
+        let is_text = matches!(part.body, PartType::Text(_) | PartType::Html(_));
+        if is_text && part.attachment_name().is_none() && attachment_ids.contains(&i) {
+            inline_ids.push(i);
+        } else if attachment_ids.contains(&i) {
             view.attachments.push(Attachment {
                 name: part.attachment_name().map(str::to_string),
                 content_type: content_type.clone(),
@@ -242,10 +281,19 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
         }
         view.parts.push(PartInfo {
             content_type,
-            charset,
-            transfer_encoding: part.content_transfer_encoding().map(|e| e.to_ascii_lowercase()),
+            transfer_encoding: part
+                .content_transfer_encoding()
+                .map(|e| e.to_ascii_lowercase()),
             size,
-            encoding_problem: part.is_encoding_problem,
+            // mail-parser decodes an unknown charset as UTF-8 without saying so.
+            encoding_problem: part.is_encoding_problem
+                || charset.as_deref().is_some_and(|c| {
+                    !c.eq_ignore_ascii_case("us-ascii")
+                        && !c.eq_ignore_ascii_case("utf-8")
+                        && mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes())
+                            .is_none()
+                }),
+            charset,
         });
     }
 
@@ -253,25 +301,36 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
     // (RFC 8621 rules); keep every distinct part once, HTML converted to text.
     let mut budget = limits.max_text_bytes;
     let mut seen: Vec<usize> = Vec::with_capacity(text_ids.len() + html_ids.len());
-    for id in text_ids.iter().chain(html_ids.iter()).copied() {
+    for id in text_ids.iter().chain(&html_ids).chain(&inline_ids).copied() {
         if seen.contains(&id) || budget == 0 {
             continue;
         }
         seen.push(id);
-        let Some(part) = parts.get_mut(id) else { continue };
+        let Some(part) = parts.get_mut(id) else {
+            continue;
+        };
         match std::mem::take(&mut part.body) {
             PartType::Text(t) => {
                 let t = clip(t, budget);
                 budget -= t.len();
                 url::find_urls_into(&t, &mut view.urls, limits.max_urls);
-                view.texts.push(TextPart { text: t, from_html: false });
+                view.texts.push(TextPart {
+                    text: t,
+                    from_html: false,
+                });
             }
             PartType::Html(h) => {
                 let h = clip(h, budget.saturating_mul(4));
                 view.html.scan(&h, &mut view.urls, limits.max_urls);
-                let t = clip(Cow::Owned(mail_parser::decoders::html::html_to_text(&h)), budget);
+                let t = clip(
+                    Cow::Owned(mail_parser::decoders::html::html_to_text(&h)),
+                    budget,
+                );
                 budget -= t.len();
-                view.texts.push(TextPart { text: t, from_html: true });
+                view.texts.push(TextPart {
+                    text: t,
+                    from_html: true,
+                });
             }
             _ => {}
         }
@@ -281,7 +340,12 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
 
 /// The field name as written. mail-parser keeps only its canonical name for known headers,
 /// so take the bytes between the field start and the colon when they are there.
-fn header_name_str<'a>(name: &HeaderName<'a>, raw: &'a [u8], field: usize, value: usize) -> &'a str {
+fn header_name_str<'a>(
+    name: &HeaderName<'a>,
+    raw: &'a [u8],
+    field: usize,
+    value: usize,
+) -> &'a str {
     if let Some(bytes) = raw.get(field..value) {
         if let Some(colon) = bytes.iter().position(|&b| b == b':') {
             if let Ok(s) = std::str::from_utf8(&bytes[..colon]) {
@@ -354,7 +418,11 @@ fn clip(s: Cow<'_, str>, max: usize) -> Cow<'_, str> {
 fn first_mailbox(a: &Address<'_>) -> Option<Mailbox> {
     let addr = a.first()?;
     Some(Mailbox {
-        name: addr.name.as_ref().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+        name: addr
+            .name
+            .as_ref()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty()),
         address: addr
             .address
             .as_ref()
@@ -392,7 +460,10 @@ mod tests {
 
     #[test]
     fn header_names_keep_their_spelling() {
-        let v = parse(b"X-Mailer: Foo 1.0\r\nSubject: s\r\n\r\nbody\r\n", &ParseLimits::default());
+        let v = parse(
+            b"X-Mailer: Foo 1.0\r\nSubject: s\r\n\r\nbody\r\n",
+            &ParseLimits::default(),
+        );
         assert_eq!(v.headers[0].name, "X-Mailer");
         assert_eq!(v.headers[0].value, b"Foo 1.0");
         assert_eq!(v.header("x-mailer"), Some(&b"Foo 1.0"[..]));

@@ -29,7 +29,12 @@ pub struct BayesParams {
 impl Default for BayesParams {
     fn default() -> Self {
         // Tuned on the SpamAssassin split (corpora/README.md): only decisive tokens count.
-        BayesParams { strength: 0.1, prior: 0.5, min_dev: 0.45, max_tokens: 0 }
+        BayesParams {
+            strength: 0.1,
+            prior: 0.5,
+            min_dev: 0.45,
+            max_tokens: 0,
+        }
     }
 }
 
@@ -49,13 +54,22 @@ pub struct BayesOutcome {
 pub fn token_probability(s: u32, h: u32, n_spam: u32, n_ham: u32, p: &BayesParams) -> f64 {
     let ps = s as f64 / n_spam.max(1) as f64;
     let ph = h as f64 / n_ham.max(1) as f64;
-    let raw = if ps + ph > 0.0 { ps / (ps + ph) } else { p.prior };
+    let raw = if ps + ph > 0.0 {
+        ps / (ps + ph)
+    } else {
+        p.prior
+    };
     let n = (s + h) as f64;
     (p.strength * p.prior + n * raw) / (p.strength + n)
 }
 
 /// Scores distinct `tokens` against `stats` (Bayesian part only).
-pub fn score<T: TokenStats + ?Sized>(stats: &T, tokens: &[u64], p: &BayesParams, scratch: &mut Vec<f64>) -> BayesOutcome {
+pub fn score<T: TokenStats + ?Sized>(
+    stats: &T,
+    tokens: &[u64],
+    p: &BayesParams,
+    scratch: &mut Vec<f64>,
+) -> BayesOutcome {
     let (n_spam, n_ham) = stats.totals();
     scratch.clear();
     for &t in tokens {
@@ -84,11 +98,19 @@ pub fn combine_probabilities(scratch: &mut Vec<f64>, p: &BayesParams) -> BayesOu
     }
     let k = scratch.len();
     if k == 0 {
-        return BayesOutcome { indicator: 0.5, log_odds: 0.0, used: 0 };
+        return BayesOutcome {
+            indicator: 0.5,
+            log_odds: 0.0,
+            used: 0,
+        };
     }
     let h = 1.0 - chi2q(-2.0 * ln_f, 2 * k);
     let s = 1.0 - chi2q(-2.0 * ln_1f, 2 * k);
-    BayesOutcome { indicator: ((s - h + 1.0) / 2.0).clamp(0.0, 1.0), log_odds: ln_f - ln_1f, used: k }
+    BayesOutcome {
+        indicator: ((s - h + 1.0) / 2.0).clamp(0.0, 1.0),
+        log_odds: ln_f - ln_1f,
+        used: k,
+    }
 }
 
 /// Upper tail of the chi-square distribution with `v` (even) degrees of freedom.
