@@ -269,7 +269,7 @@ pub fn classify_message<T: TokenStats + ?Sized>(
         contributions.truncate(config.explain_tokens);
         name_tokens(raw, &config.limits, features, &mut contributions);
         Explanation {
-            bayes: outcome.bayes.indicator,
+            bayes: outcome.bayes.indicator(),
             margin: outcome.margin,
             tokens_used: outcome.bayes.used,
             top_tokens: contributions,

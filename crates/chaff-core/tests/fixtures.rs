@@ -104,10 +104,10 @@ fn check<T: PartialEq + std::fmt::Debug>(
     expected: Option<T>,
     got: T,
 ) {
-    if let Some(expected) = expected {
-        if expected != got {
-            errs.push(format!("{what}: expected {expected:?}, got {got:?}"));
-        }
+    if let Some(expected) = expected
+        && expected != got
+    {
+        errs.push(format!("{what}: expected {expected:?}, got {got:?}"));
     }
 }
 
@@ -288,6 +288,7 @@ golden!(
     iso2022jp,
     gb2312_base64,
     nested_multipart,
+    nested_rfc822_twice,
     html_only_phish,
     no_body,
     headers_only,

@@ -1,7 +1,9 @@
 //! Facts about an HTML body: links and where they really go, images, hidden text, forms.
 //!
 //! A single forward scan over the markup, no DOM: spam HTML is rarely well formed, and the
-//! classifier only needs counts and link targets. mail-parser converts the same HTML to text.
+//! classifier only needs counts, link targets and the visible text, which the same pass
+//! extracts (entities decoded; comments, `<script>` and `<style>` dropped; inline tags such as
+//! `<b>` join their text so `V<b></b>iagra` stays one word, block tags separate words).
 
 use super::url::{host_of, push_url};
 
@@ -33,16 +35,36 @@ pub struct HtmlFacts {
 }
 
 impl HtmlFacts {
-    /// Scans one HTML body, adding link targets to `urls` (at most `max_urls`).
-    pub fn scan(&mut self, html: &str, urls: &mut Vec<String>, max_urls: usize) {
+    /// Scans one HTML body, adding link targets to `urls` (at most `max_urls`) and its visible
+    /// text to `text` (at most `max_text` bytes in all).
+    pub fn scan(
+        &mut self,
+        html: &str,
+        urls: &mut Vec<String>,
+        max_urls: usize,
+        text: &mut String,
+        max_text: usize,
+    ) {
         self.parts += 1;
         self.bytes += html.len();
         let b = html.as_bytes();
         let mut i = 0;
         // (href host, start of anchor text) of the open <a>, if any.
         let mut open_anchor: Option<(Option<String>, usize)> = None;
-        while let Some(off) = memchr(b'<', &b[i..]) {
+        loop {
+            let Some(off) = memchr(b'<', &b[i..]) else {
+                push_text(&html[i..], text, max_text);
+                break;
+            };
             let lt = i + off;
+            push_text(&html[i..lt], text, max_text);
+            if b[lt..].starts_with(b"<!--") {
+                i = match memchr::memmem::find(&b[lt + 4..], b"-->") {
+                    Some(end) => lt + 4 + end + 3,
+                    None => b.len(),
+                };
+                continue;
+            }
             let Some(gt_off) = memchr(b'>', &b[lt..]) else {
                 break;
             };
@@ -50,6 +72,20 @@ impl HtmlFacts {
             let tag = &html[lt + 1..gt];
             i = gt + 1;
             let (closing, name, attrs) = split_tag(tag);
+            if !closing
+                && (name.eq_ignore_ascii_case("script") || name.eq_ignore_ascii_case("style"))
+            {
+                // Skip the element's content: code and CSS are not text anyone reads.
+                let close = if name.eq_ignore_ascii_case("script") {
+                    "</script"
+                } else {
+                    "</style"
+                };
+                i = find_ci(&html[i..], close).map_or(b.len(), |p| i + p);
+            }
+            if !is_inline(name) && !text.ends_with(' ') && text.len() < max_text {
+                text.push(' ');
+            }
             if name.eq_ignore_ascii_case("a") {
                 if closing {
                     if let Some((Some(target), start)) = open_anchor.take() {
@@ -129,7 +165,90 @@ impl HtmlFacts {
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == needle)
+    memchr::memchr(needle, hay)
+}
+
+/// Tags that do not break words.
+fn is_inline(name: &str) -> bool {
+    const INLINE: &[&str] = &[
+        "a", "b", "i", "u", "s", "em", "strong", "span", "font", "small", "big", "sub", "sup",
+        "strike", "tt", "abbr", "acronym", "code", "label", "q", "mark", "ins", "del", "wbr",
+    ];
+    name.len() <= 7 && INLINE.iter().any(|t| name.eq_ignore_ascii_case(t))
+}
+
+/// Appends markup-free `segment` to `out`, decoding character references.
+fn push_text(segment: &str, out: &mut String, max: usize) {
+    let mut rest = segment;
+    while !rest.is_empty() && out.len() < max {
+        let Some(amp) = rest.find('&') else {
+            push_clipped(out, rest, max);
+            return;
+        };
+        push_clipped(out, &rest[..amp], max);
+        rest = &rest[amp..];
+        let semi = rest.as_bytes().iter().take(12).position(|&c| c == b';');
+        match semi.and_then(|e| decode_entity(&rest[1..e]).map(|c| (c, e))) {
+            Some((c, e)) => {
+                // Soft hyphens and zero-width joiners hide inside words: drop them.
+                if c != '\u{AD}' && out.len() + c.len_utf8() <= max {
+                    out.push(c);
+                }
+                rest = &rest[e + 1..];
+            }
+            None => {
+                push_clipped(out, "&", max);
+                rest = &rest[1..];
+            }
+        }
+    }
+}
+
+fn push_clipped(out: &mut String, s: &str, max: usize) {
+    let room = max.saturating_sub(out.len());
+    if s.len() <= room {
+        out.push_str(s);
+    } else {
+        let mut cut = room;
+        while cut > 0 && !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.push_str(&s[..cut]);
+    }
+}
+
+/// The character an entity name (between `&` and `;`) stands for.
+fn decode_entity(name: &str) -> Option<char> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        return char::from_u32(code).filter(|c| *c != '\0');
+    }
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" | "ensp" | "emsp" | "thinsp" => ' ',
+        "copy" => '©',
+        "reg" => '®',
+        "trade" => '™',
+        "euro" => '€',
+        "pound" => '£',
+        "yen" => '¥',
+        "cent" => '¢',
+        "hellip" => '…',
+        "mdash" => '—',
+        "ndash" => '–',
+        "lsquo" | "rsquo" => '\'',
+        "ldquo" | "rdquo" => '"',
+        "bull" | "middot" => '·',
+        "shy" | "zwnj" | "zwj" => '\u{AD}',
+        _ => return None,
+    })
 }
 
 /// `tag` is the text between `<` and `>`: returns (is closing, name, attribute text).
@@ -184,7 +303,10 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     if n.is_empty() || h.len() < n.len() {
         return None;
     }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    // Jump between occurrences of the first byte in either case, then compare the rest.
+    let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+    let last = h.len() - n.len();
+    memchr::memchr2_iter(lo, up, &h[..=last]).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 fn is_hidden_style(style: &str) -> bool {
@@ -209,8 +331,27 @@ mod tests {
     fn scan(html: &str) -> (HtmlFacts, Vec<String>) {
         let mut f = HtmlFacts::default();
         let mut urls = Vec::new();
-        f.scan(html, &mut urls, 100);
+        f.scan(html, &mut urls, 100, &mut String::new(), 1000);
         (f, urls)
+    }
+
+    fn text(html: &str) -> String {
+        let mut t = String::new();
+        HtmlFacts::default().scan(html, &mut Vec::new(), 10, &mut t, 1000);
+        t.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn extracts_visible_text() {
+        assert_eq!(
+            text(
+                "<html><head><style>p{color:red}</style></head><body><p>Buy&nbsp;V<b></b>iagra &amp; more</p><!-- <p>hidden</p> --><script>var x='<p>no</p>';</script><div>caf&#233; &#x263A; &bogus;</div></body>"
+            ),
+            "Buy Viagra & more café ☺ &bogus;"
+        );
+        let mut t = String::new();
+        HtmlFacts::default().scan("<p>abcdefghij</p>", &mut Vec::new(), 10, &mut t, 5);
+        assert!(t.len() <= 5);
     }
 
     #[test]

@@ -321,12 +321,11 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
             }
             PartType::Html(h) => {
                 let h = clip(h, budget.saturating_mul(4));
-                view.html.scan(&h, &mut view.urls, limits.max_urls);
-                let t = clip(
-                    Cow::Owned(mail_parser::decoders::html::html_to_text(&h)),
-                    budget,
-                );
+                let mut t = String::with_capacity(h.len().min(budget) / 2);
+                view.html
+                    .scan(&h, &mut view.urls, limits.max_urls, &mut t, budget);
                 budget -= t.len();
+                let t = Cow::Owned(t);
                 view.texts.push(TextPart {
                     text: t,
                     from_html: true,

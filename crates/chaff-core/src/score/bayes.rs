@@ -41,12 +41,27 @@ impl Default for BayesParams {
 /// The Bayesian part of a verdict.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BayesOutcome {
-    /// Fisher / Robinson indicator `I` in [0, 1].
-    pub indicator: f64,
+    /// `Σ ln f` over the used tokens.
+    pub ln_f: f64,
+    /// `Σ ln(1 − f)` over the used tokens.
+    pub ln_1f: f64,
     /// Sum of the used tokens' log-odds `ln(f / (1 − f))`.
     pub log_odds: f64,
     /// Tokens used.
     pub used: usize,
+}
+
+impl BayesOutcome {
+    /// Fisher / Robinson indicator `I` in [0, 1] (0.5 when no token was used). Computed on
+    /// demand: the final score does not need it and the chi-square tail costs an `exp` per token.
+    pub fn indicator(&self) -> f64 {
+        if self.used == 0 {
+            return 0.5;
+        }
+        let h = 1.0 - chi2q(-2.0 * self.ln_f, 2 * self.used);
+        let s = 1.0 - chi2q(-2.0 * self.ln_1f, 2 * self.used);
+        ((s - h + 1.0) / 2.0).clamp(0.0, 1.0)
+    }
 }
 
 /// Token probability `f` for counts `(s, h)` given message totals.
@@ -96,20 +111,11 @@ pub fn combine_probabilities(scratch: &mut Vec<f64>, p: &BayesParams) -> BayesOu
         ln_f += f.ln();
         ln_1f += (1.0 - f).ln();
     }
-    let k = scratch.len();
-    if k == 0 {
-        return BayesOutcome {
-            indicator: 0.5,
-            log_odds: 0.0,
-            used: 0,
-        };
-    }
-    let h = 1.0 - chi2q(-2.0 * ln_f, 2 * k);
-    let s = 1.0 - chi2q(-2.0 * ln_1f, 2 * k);
     BayesOutcome {
-        indicator: ((s - h + 1.0) / 2.0).clamp(0.0, 1.0),
+        ln_f,
+        ln_1f,
         log_odds: ln_f - ln_1f,
-        used: k,
+        used: scratch.len(),
     }
 }
 
@@ -156,10 +162,10 @@ mod tests {
         let mut s = Vec::new();
         let spam = score(&t, &[1, 2, 3, 99], &p, &mut s);
         let ham = score(&t, &[4, 5, 6], &p, &mut s);
-        assert!(spam.indicator > 0.95, "{spam:?}");
-        assert!(ham.indicator < 0.05, "{ham:?}");
+        assert!(spam.indicator() > 0.95, "{spam:?}");
+        assert!(ham.indicator() < 0.05, "{ham:?}");
         assert!(spam.log_odds > 0.0 && ham.log_odds < 0.0);
         let unknown = score(&t, &[99], &p, &mut s);
-        assert_eq!(unknown.indicator, 0.5);
+        assert_eq!(unknown.indicator(), 0.5);
     }
 }

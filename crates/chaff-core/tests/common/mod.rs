@@ -76,7 +76,7 @@ pub fn message(from: &str, subject: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Distinct sorted tokens of `raw` under the default settings.
+/// Distinct tokens of `raw` under the default settings (`message_tokens`).
 pub fn tokens(raw: &[u8]) -> Vec<u64> {
     let mut out = Vec::new();
     message_tokens(
