@@ -14,7 +14,8 @@ use crate::{Error, Result};
 /// Settings of an [`Engine`], validated by [`EngineBuilder::build`].
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Scores at or above this are spam.
+    /// Scores above this are spam. (Strictly above: a message nothing is known about scores
+    /// exactly 0.5 and must not be called spam for it.)
     pub threshold: f64,
     /// How much of each message is read.
     pub limits: ParseLimits,
@@ -262,7 +263,7 @@ pub fn classify_message<T: TokenStats + ?Sized>(
         explain.then_some(&mut contributions),
     );
     let score = outcome.score;
-    let is_spam = score >= config.threshold;
+    let is_spam = score > config.threshold;
     let explanation = explain.then(|| {
         let total = |c: &score::TokenContribution| (c.weight + c.bayes).abs();
         contributions.sort_by(|a, b| total(b).total_cmp(&total(a)));

@@ -397,6 +397,7 @@ fn an_untrained_model_has_no_opinion() {
     for f in expectations() {
         let v = engine.classify(&read_fixture(&f.file));
         assert_eq!(v.score, 0.5, "{}", f.file);
+        assert!(!v.is_spam, "{}: no evidence must not mean spam", f.file);
     }
 }
 

@@ -334,10 +334,6 @@ struct Writer {
     markers: Vec<String>,
     /// Every multipart was closed and no part was left out of the view by design.
     well_formed: bool,
-    /// A message/rfc822 directly inside a message/rfc822 was written: mail-parser 0.11.9 then
-    /// files the parts after it inside the forwarded message, so no later text is promised.
-    /// Pinned by the `nested_rfc822_twice` fixture; drop this once that passes.
-    swallowed: bool,
 }
 
 impl Writer {
@@ -399,7 +395,7 @@ impl Writer {
                 };
                 self.put("\r\n");
                 self.put(&body);
-                if readable && in_message && !self.swallowed {
+                if readable && in_message {
                     self.markers.push(marker);
                 }
             }
@@ -449,9 +445,6 @@ impl Writer {
                 self.put(&format!(
                     "From: inner@example.net\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
                 ));
-                if matches!(**inner, Node::Rfc822 { .. }) {
-                    self.swallowed = true;
-                }
                 // The view shows the outer message's text only.
                 self.entity(inner, false);
             }
@@ -466,7 +459,6 @@ fn serialize(subject: &str, node: &Node, damage: &Damage) -> (Vec<u8>, Vec<Strin
         next_id: 0,
         markers: Vec::new(),
         well_formed: true,
-        swallowed: false,
     };
     w.put(&format!(
         "From: Gen <gen@example.org>\r\nTo: you@example.org\r\nSubject: {subject}\r\n\

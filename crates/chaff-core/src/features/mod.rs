@@ -448,9 +448,13 @@ fn meta_tokens<S: TokenSink>(view: &MessageView<'_>, words: u32, sink: &mut S) {
     bucket(sink, "urls", view.urls.len() as u32);
     bucket(sink, "recipients", view.recipient_count as u32);
     bucket(sink, "kib", (view.raw_len >> 10) as u32);
-    // Note: `received:0` never happens behind an MTA (it adds one before a filter sees the
-    // message); in archives it marks locally written mail, which the corpora show is a signal.
-    bucket(sink, "received", view.header_count("received") as u32);
+    // No `received:0` token: behind an MTA every message has a Received field (the MTA adds
+    // one before a filter sees it), so zero only happens in archives, where it learns the
+    // archive (all Enron ham has none). Measured: it changes no split figure noticeably.
+    let received = view.header_count("received") as u32;
+    if received > 0 {
+        bucket(sink, "received", received);
+    }
     if view.subject.is_none() {
         fact(sink, "no-subject");
     }

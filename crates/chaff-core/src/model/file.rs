@@ -56,7 +56,7 @@ pub struct Entry {
 const ENTRY_LEN: u64 = std::mem::size_of::<Entry>() as u64;
 
 #[derive(Debug)]
-enum Backing {
+pub(crate) enum Backing {
     Static(&'static [u8]),
     Mmap(memmap2::Mmap),
     /// Owned bytes, stored as u64 so the table is 8-byte aligned.
@@ -64,7 +64,7 @@ enum Backing {
 }
 
 impl Backing {
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Backing::Static(b) => b,
             Backing::Mmap(m) => m,
@@ -223,7 +223,7 @@ impl Model {
 }
 
 #[inline]
-fn home(token: u64, slots: usize) -> usize {
+pub(crate) fn home(token: u64, slots: usize) -> usize {
     ((token as u128 * slots as u128) >> 64) as usize
 }
 

@@ -300,9 +300,30 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
     // Text bodies: a text/plain alternative and its HTML twin are both listed by mail-parser
     // (RFC 8621 rules); keep every distinct part once, HTML converted to text.
     let mut budget = limits.max_text_bytes;
-    let mut seen: Vec<usize> = Vec::with_capacity(text_ids.len() + html_ids.len());
-    for id in text_ids.iter().chain(&html_ids).chain(&inline_ids).copied() {
-        if seen.contains(&id) || budget == 0 {
+    let ids: Vec<usize> = text_ids
+        .into_iter()
+        .chain(html_ids)
+        .chain(inline_ids)
+        .collect();
+    take_texts(&mut parts, &ids, &mut view, &mut budget, limits);
+    // Attached messages: their text counts too. mail-parser 0.11 files every part after a
+    // message/rfc822 that itself holds one inside the attachment, so without this a twice
+    // forwarded message would hide the sender's own text.
+    nested_texts(&mut parts, &mut view, &mut budget, limits, 0);
+    view
+}
+
+/// Moves the text of the parts `ids` (in order, each once) into `view`, within `budget` bytes.
+fn take_texts<'a>(
+    parts: &mut [mail_parser::MessagePart<'a>],
+    ids: &[usize],
+    view: &mut MessageView<'a>,
+    budget: &mut usize,
+    limits: &ParseLimits,
+) {
+    let mut seen: Vec<usize> = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if seen.contains(&id) || *budget == 0 {
             continue;
         }
         seen.push(id);
@@ -311,8 +332,8 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
         };
         match std::mem::take(&mut part.body) {
             PartType::Text(t) => {
-                let t = clip(t, budget);
-                budget -= t.len();
+                let t = clip(t, *budget);
+                *budget -= t.len();
                 url::find_urls_into(&t, &mut view.urls, limits.max_urls);
                 view.texts.push(TextPart {
                     text: t,
@@ -321,20 +342,46 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
             }
             PartType::Html(h) => {
                 let h = clip(h, budget.saturating_mul(4));
-                let mut t = String::with_capacity(h.len().min(budget) / 2);
+                let mut t = String::with_capacity(h.len().min(*budget) / 2);
                 view.html
-                    .scan(&h, &mut view.urls, limits.max_urls, &mut t, budget);
-                budget -= t.len();
-                let t = Cow::Owned(t);
+                    .scan(&h, &mut view.urls, limits.max_urls, &mut t, *budget);
+                *budget -= t.len();
                 view.texts.push(TextPart {
-                    text: t,
+                    text: Cow::Owned(t),
                     from_html: true,
                 });
             }
-            _ => {}
+            other => part.body = other,
         }
     }
-    view
+}
+
+/// Takes the text of attached messages, depth first, at most three levels deep.
+fn nested_texts<'a>(
+    parts: &mut [mail_parser::MessagePart<'a>],
+    view: &mut MessageView<'a>,
+    budget: &mut usize,
+    limits: &ParseLimits,
+    depth: usize,
+) {
+    if depth >= 3 {
+        return;
+    }
+    for part in parts.iter_mut() {
+        if *budget == 0 {
+            return;
+        }
+        if let PartType::Message(nested) = &mut part.body {
+            let ids: Vec<usize> = nested
+                .text_body
+                .iter()
+                .chain(&nested.html_body)
+                .map(|&i| i as usize)
+                .collect();
+            take_texts(&mut nested.parts, &ids, view, budget, limits);
+            nested_texts(&mut nested.parts, view, budget, limits, depth + 1);
+        }
+    }
 }
 
 /// The field name as written. mail-parser keeps only its canonical name for known headers,

@@ -141,7 +141,7 @@ pub fn assert_sane_verdict(engine: &Engine, raw: &[u8], what: &str) {
     let threshold = engine.config().threshold;
     assert_eq!(
         v.is_spam,
-        v.score >= threshold,
+        v.score > threshold,
         "{what}: is_spam disagrees with score {}",
         v.score
     );
