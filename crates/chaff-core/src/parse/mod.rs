@@ -44,6 +44,15 @@ impl Default for ParseLimits {
     }
 }
 
+/// Built once: a parser is a map of header parsers, and building it per message cost more
+/// than parsing the headers. Only the headers the view decodes are parsed beyond raw.
+static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .with_address_headers()
+        .header_text(HeaderName::Subject)
+});
+
 /// A header field as it stands in the message: name and unfolded-not raw value bytes.
 #[derive(Debug, Clone)]
 pub struct HeaderField<'a> {
@@ -192,11 +201,7 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
         ..Default::default()
     };
 
-    let parser = MessageParser::new()
-        .with_mime_headers()
-        .with_address_headers()
-        .header_text(HeaderName::Subject);
-    let Some(message) = parser.parse(input) else {
+    let Some(message) = PARSER.parse(input) else {
         view.malformed = true;
         // Invalid bytes become 3-byte U+FFFD, so clip again after decoding.
         let lossy = String::from_utf8_lossy(&input[..input.len().min(limits.max_text_bytes)]);
