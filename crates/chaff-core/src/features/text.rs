@@ -7,6 +7,33 @@ const MAX_WORD: usize = 40;
 /// Widest OSB window supported.
 const MAX_WINDOW: usize = 8;
 
+/// Byte classes for the tokenizer's hot loop.
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+/// Bytes that start something else: '$', '!' and every non-ASCII byte.
+const SPECIAL: u8 = 4;
+/// Bytes that never start a token.
+const SEPARATOR: u8 = 0;
+
+static CLASS: [u8; 256] = {
+    let mut t = [SEPARATOR; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_alphabetic() {
+            ALPHA
+        } else if b.is_ascii_digit() {
+            DIGIT
+        } else if b >= 0x80 || b == b'$' || b == b'!' {
+            SPECIAL
+        } else {
+            SEPARATOR
+        };
+        c += 1;
+    }
+    t
+};
+
 /// Splits text into tokens in one namespace, keeping the OSB history across calls to `run`.
 pub(crate) struct TextTokenizer<'p> {
     ns: u64,
@@ -95,7 +122,13 @@ impl<'p> TextTokenizer<'p> {
                 return;
             }
             let c = b[i];
-            if c.is_ascii_alphanumeric() || (c >= 0x80 && starts_word_char(text, i)) {
+            let class = CLASS[c as usize];
+            if class == SEPARATOR {
+                // Most bytes between words: one table load and on.
+                i += 1;
+                continue;
+            }
+            if class & (ALPHA | DIGIT) != 0 || (c >= 0x80 && starts_word_char(text, i)) {
                 // A word: alphanumerics (any script but CJK), with inner ' - . _ joiners.
                 let start = i;
                 let mut len = 0usize; // folded bytes
@@ -103,16 +136,14 @@ impl<'p> TextTokenizer<'p> {
                 let mut alpha = 0usize;
                 while i < b.len() {
                     let c = b[i];
-                    if c.is_ascii_alphanumeric() {
+                    let class = CLASS[c as usize];
+                    if class & (ALPHA | DIGIT) != 0 {
                         if len < buf.len() {
                             buf[len] = c.to_ascii_lowercase();
                         }
                         len += 1;
-                        if c.is_ascii_digit() {
-                            digits += 1
-                        } else {
-                            alpha += 1
-                        }
+                        digits += (class & DIGIT != 0) as usize;
+                        alpha += (class & ALPHA != 0) as usize;
                         i += 1;
                     } else if matches!(c, b'\'' | b'-' | b'.' | b'_')
                         && i + 1 < b.len()
