@@ -18,16 +18,18 @@ python3 "$P/peerlib.py" paths "$C/spamassassin" "$W/train.tsv" spam | bogofilter
 python3 "$P/peerlib.py" paths "$C/spamassassin" "$W/train.tsv" ham | bogofilter -C -d "$W/bogo" -n -b
 python3 "$P/peerlib.py" paths "$C/spamassassin" "$W/test.tsv" >"$W/test.paths"
 best() { sort -g | head -1; }
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
+# wall and CPU (user + sys) seconds of one run of a command, via GNU time
+t() { /usr/bin/time -f "%e %U %S" -o "$W/time.out" "$@" >/dev/null; awk '{print $1, $2 + $3}' "$W/time.out"; }
 # warm-up (page cache), untimed
 "$chaff" classify --model "$W/m.chaffmodel" --index "$W/test.tsv" --root "$C/spamassassin" >/dev/null
 bogofilter -C -d "$W/bogo" -t -b <"$W/test.paths" >/dev/null || true
 for _ in $(seq "$RUNS"); do
   t "$chaff" classify --model "$W/m.chaffmodel" --index "$W/test.tsv" --root "$C/spamassassin" >>"$W/chaff.t"
-  ( t sh -c "bogofilter -C -d '$W/bogo' -t -b <'$W/test.paths' || true" ) >>"$W/bogo.t"
+  t sh -c "bogofilter -C -d '$W/bogo' -t -b <'$W/test.paths' || true" >>"$W/bogo.t"
 done
-c=$(best <"$W/chaff.t"); b=$(best <"$W/bogo.t")
-echo "messages: $(wc -l <"$W/test.paths"); best of $RUNS runs (wall seconds, $(nproc) cores)"
-echo "chaff classify --index: $c s"
-echo "bogofilter -t -b:       $b s"
-echo "speed-up: $(echo "scale=1; $b / $c" | bc)x"
+cw=$(cut -d' ' -f1 "$W/chaff.t" | best); cc=$(cut -d' ' -f2 "$W/chaff.t" | best)
+bw=$(cut -d' ' -f1 "$W/bogo.t" | best); bc_=$(cut -d' ' -f2 "$W/bogo.t" | best)
+echo "messages: $(wc -l <"$W/test.paths"); best of $RUNS runs; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "chaff classify --index: wall $cw s, cpu $cc s"
+echo "bogofilter -t -b:       wall $bw s, cpu $bc_ s"
+echo "speed-up: wall $(echo "scale=1; $bw / $cw" | bc)x, cpu $(echo "scale=1; $bc_ / $cc" | bc)x"
