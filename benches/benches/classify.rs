@@ -4,6 +4,8 @@
 //! - `classify/spamassassin-all/<n>msgs`: the target, >= 15,000 messages/s over the SpamAssassin
 //!   corpus held in memory, scored by a model trained on half of it. One iteration classifies
 //!   every message once.
+//! - `classify/spamassassin-all-no-rules/<n>msgs`: the same without the default rules, so the
+//!   difference is what the rules cost.
 //! - `e2e/synthetic/<size>`: the message-size sweep (1 KB to 1 MB), a batch of distinct
 //!   synthetic messages per iteration.
 
@@ -51,6 +53,18 @@ fn reference_engine() -> &'static Engine {
     })
 }
 
+/// The reference engine without rules (same model and settings).
+fn engine_without_rules() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::builder()
+            .model(reference_engine().model().clone())
+            .default_rules(false)
+            .build()
+            .expect("default engine settings")
+    })
+}
+
 fn corpus_classify(c: &mut Criterion<Clock>) {
     let Some(corpus) = corpus::spamassassin() else {
         return;
@@ -59,6 +73,18 @@ fn corpus_classify(c: &mut Criterion<Clock>) {
     g.throughput(corpus.all_throughput());
     g.bench_function(corpus.all_id(), |b| {
         let engine = reference_engine();
+        b.iter(|| {
+            for m in &corpus.messages {
+                black_box(engine.classify(black_box(&m.raw)));
+            }
+        })
+    });
+    let no_rules = BenchmarkId::new(
+        format!("{}-all-no-rules", corpus.name),
+        format!("{}msgs", corpus.messages.len()),
+    );
+    g.bench_function(no_rules, |b| {
+        let engine = engine_without_rules();
         b.iter(|| {
             for m in &corpus.messages {
                 black_box(engine.classify(black_box(&m.raw)));

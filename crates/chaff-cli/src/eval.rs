@@ -10,6 +10,7 @@ use chaff_core::corpus::IndexEntry;
 use chaff_core::engine::{EngineConfig, classify_message, message_tokens};
 use chaff_core::features::FeatureConfig;
 use chaff_core::metrics;
+use chaff_core::score::BAYES_WEIGHT;
 
 use crate::output::progress;
 
@@ -17,6 +18,9 @@ use crate::output::progress;
 pub struct EvalRun {
     /// `(path as in the index, is spam, score)`.
     pub rows: Vec<(String, bool, f64)>,
+    /// With `--rule-hits-out`: each message's `z` without rules and the ids of the rules that
+    /// fired, row by row.
+    pub rule_hits: Option<Vec<(f64, Vec<String>)>>,
     pub train_messages: usize,
     pub train_secs: f64,
     pub classify_secs: f64,
@@ -26,9 +30,41 @@ fn read(e: &IndexEntry) -> Result<Vec<u8>> {
     std::fs::read(&e.path).with_context(|| format!("reading {}", e.path.display()))
 }
 
-/// Trains on `train`, then scores `test` with the frozen model.
-pub fn split(train: &[(IndexEntry, bool)], test: &[(IndexEntry, bool)]) -> Result<EvalRun> {
-    let config = EngineConfig::default();
+/// Classifies one message, keeping its rule hits in `hits` when asked for.
+#[allow(clippy::too_many_arguments)]
+fn classify<T: chaff_core::model::TokenStats + ?Sized>(
+    stats: &T,
+    raw: &[u8],
+    features: &FeatureConfig,
+    config: &EngineConfig,
+    tokens: &mut Vec<u64>,
+    scratch: &mut Vec<f64>,
+    hits: Option<&mut Vec<(f64, Vec<String>)>>,
+) -> f64 {
+    let v = classify_message(
+        stats,
+        raw,
+        features,
+        config,
+        tokens,
+        scratch,
+        hits.is_some(),
+    );
+    if let (Some(hits), Some(e)) = (hits, &v.explanation) {
+        let z = e.margin + BAYES_WEIGHT * e.mean_log_odds;
+        hits.push((z, e.rules.iter().map(|r| r.id.clone()).collect()));
+    }
+    v.score
+}
+
+/// Trains on `train`, then scores `test` with the frozen model under `config` (its rules
+/// included). `rule_hits` also records what `--rule-hits-out` writes.
+pub fn split(
+    train: &[(IndexEntry, bool)],
+    test: &[(IndexEntry, bool)],
+    config: &EngineConfig,
+    rule_hits: bool,
+) -> Result<EvalRun> {
     let features = FeatureConfig::default();
     let mut trainer = Trainer::new(features);
     let mut tokens = Vec::new();
@@ -46,51 +82,58 @@ pub fn split(train: &[(IndexEntry, bool)], test: &[(IndexEntry, bool)]) -> Resul
     let bar = progress(test.len() as u64, "classifying");
     let mut scratch = Vec::new();
     let mut rows = Vec::with_capacity(test.len());
+    let mut hits = rule_hits.then(Vec::new);
     let t1 = Instant::now();
     for (e, spam) in test {
-        let v = classify_message(
+        let score = classify(
             &model,
             &read(e)?,
             &features,
-            &config,
+            config,
             &mut tokens,
             &mut scratch,
-            false,
+            hits.as_mut(),
         );
-        rows.push((e.rel.clone(), *spam, v.score));
+        rows.push((e.rel.clone(), *spam, score));
         bar.inc(1);
     }
     let classify_secs = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
     Ok(EvalRun {
         rows,
+        rule_hits: hits,
         train_messages: train.len(),
         train_secs,
         classify_secs,
     })
 }
 
-/// In index order: classify each message with everything learnt so far, then train on its label.
-pub fn incremental(index: &[(IndexEntry, bool)]) -> Result<EvalRun> {
-    let config = EngineConfig::default();
+/// In index order: classify each message with everything learnt so far (under `config`),
+/// then train on its label.
+pub fn incremental(
+    index: &[(IndexEntry, bool)],
+    config: &EngineConfig,
+    rule_hits: bool,
+) -> Result<EvalRun> {
     let features = FeatureConfig::default();
     let mut trainer = Trainer::new(features);
     let (mut tokens, mut scratch) = (Vec::new(), Vec::new());
     let bar = progress(index.len() as u64, "incremental");
     let mut rows = Vec::with_capacity(index.len());
+    let mut hits = rule_hits.then(Vec::new);
     let t0 = Instant::now();
     for (e, spam) in index {
         let raw = read(e)?;
-        let v = classify_message(
+        let score = classify(
             &trainer,
             &raw,
             &features,
-            &config,
+            config,
             &mut tokens,
             &mut scratch,
-            false,
+            hits.as_mut(),
         );
-        rows.push((e.rel.clone(), *spam, v.score));
+        rows.push((e.rel.clone(), *spam, score));
         // `tokens` still holds this message's distinct tokens.
         trainer.train(&tokens, *spam);
         bar.inc(1);
@@ -99,6 +142,7 @@ pub fn incremental(index: &[(IndexEntry, bool)]) -> Result<EvalRun> {
     let secs = t0.elapsed().as_secs_f64();
     Ok(EvalRun {
         rows,
+        rule_hits: hits,
         train_messages: index.len(),
         train_secs: secs,
         classify_secs: 0.0,
@@ -113,6 +157,23 @@ impl EvalRun {
         );
         for (p, spam, s) in &self.rows {
             writeln!(f, "{p}\t{}\t{s:.10}", if *spam { "spam" } else { "ham" })?;
+        }
+        f.flush()?;
+        Ok(())
+    }
+
+    /// Writes `path<TAB>truth<TAB>z without rules<TAB>fired rule ids, comma-separated` lines
+    /// (`corpora/tune-rules.py` reads them).
+    pub fn write_rule_hits(&self, path: &Path) -> Result<()> {
+        let Some(hits) = &self.rule_hits else {
+            return Ok(());
+        };
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        for ((p, spam, _), (z, ids)) in self.rows.iter().zip(hits) {
+            let truth = if *spam { "spam" } else { "ham" };
+            writeln!(f, "{p}\t{truth}\t{z:.6}\t{}", ids.join(","))?;
         }
         f.flush()?;
         Ok(())

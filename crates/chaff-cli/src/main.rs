@@ -1,5 +1,6 @@
 //! `chaff`: classify, train and evaluate with the Chaff mail classifier.
 
+mod categories;
 mod eval;
 mod output;
 
@@ -37,6 +38,8 @@ enum EvalMode {
     Split,
     /// In --index order: classify each message, then train on its true label (TREC protocol).
     Incremental,
+    /// Ham categories: stratified k-fold cross-validation over --index / --index-as.
+    Categories,
 }
 
 #[derive(Subcommand)]
@@ -46,6 +49,9 @@ enum Command {
         /// Model file (default: the embedded model).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Category model file (default: the embedded category model).
+        #[arg(long)]
+        category_model: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "tsv")]
         format: Format,
         /// Read message paths from the second column of an index.tsv.
@@ -57,6 +63,8 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
+        #[command(flatten)]
+        rules: RulesArgs,
         /// Message files (`-` reads one message from standard input).
         files: Vec<PathBuf>,
     },
@@ -95,9 +103,22 @@ enum Command {
         /// Test index (split mode).
         #[arg(long)]
         test: Option<PathBuf>,
-        /// Index in arrival order (incremental mode).
+        /// Index in arrival order (incremental mode); labelled indexes (categories mode,
+        /// repeatable).
         #[arg(long)]
-        index: Option<PathBuf>,
+        index: Vec<PathBuf>,
+        /// Categories mode: `CATEGORY=INDEX.tsv`, every message of the index is CATEGORY
+        /// whatever its label (`newsletter=markup_newsletters/index.tsv`). Repeatable.
+        #[arg(long)]
+        index_as: Vec<String>,
+        /// Categories mode: number of folds.
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Categories mode: write `path<TAB>truth<TAB>predicted` lines here.
+        #[arg(long)]
+        predictions_out: Option<PathBuf>,
+        #[command(flatten)]
+        category_params: CategoryParams,
         /// Resolve index paths against this folder.
         #[arg(long)]
         root: Option<PathBuf>,
@@ -107,12 +128,124 @@ enum Command {
         /// Spam threshold for hm% / sm%.
         #[arg(long, default_value_t = 0.5)]
         threshold: f64,
+        #[command(flatten)]
+        rules: RulesArgs,
+        /// Write `path<TAB>truth<TAB>z without rules<TAB>fired rule ids` lines here, for tuning
+        /// rule weights (`corpora/tune-rules.py`).
+        #[arg(long)]
+        rule_hits_out: Option<PathBuf>,
+    },
+    /// Train the ham category model from indexes labelled with categories.
+    TrainCategories {
+        /// Where to write the category model.
+        #[arg(long)]
+        out: PathBuf,
+        /// Indexes labelled personal / forum / newsletter / notification (Gmail tabs
+        /// promotions / updates / social / none read as newsletter). Repeatable.
+        #[arg(long)]
+        index: Vec<PathBuf>,
+        /// `CATEGORY=INDEX.tsv`: every message of the index is CATEGORY, whatever its label
+        /// (for a bulk corpus: `newsletter=markup_newsletters/index.tsv`). Repeatable.
+        #[arg(long)]
+        index_as: Vec<String>,
+        /// Resolve index paths against this folder.
+        #[arg(long)]
+        root: Option<PathBuf>,
+        #[command(flatten)]
+        params: CategoryParams,
     },
     /// Inspect a model file.
     Model {
         #[command(subcommand)]
         command: ModelCommand,
     },
+}
+
+/// Category model training settings (defaults: `chaff_core::category::TrainParams`).
+#[derive(clap::Args)]
+struct CategoryParams {
+    /// Log-odds by which another category must beat `personal` to be chosen.
+    #[arg(long)]
+    margin: Option<f64>,
+    /// Training passes.
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// AdaGrad step size.
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// L2 penalty.
+    #[arg(long)]
+    l2: Option<f64>,
+    /// Class weighting: 0 = none, 1 = fully balanced.
+    #[arg(long)]
+    balance: Option<f64>,
+    /// Tokens in fewer training messages get no weight.
+    #[arg(long)]
+    min_messages: Option<u32>,
+}
+
+impl CategoryParams {
+    fn params(&self) -> chaff_core::category::TrainParams {
+        let mut p = chaff_core::category::TrainParams::default();
+        if let Some(v) = self.margin {
+            p.margin = v;
+        }
+        if let Some(v) = self.epochs {
+            p.epochs = v;
+        }
+        if let Some(v) = self.learning_rate {
+            p.learning_rate = v;
+        }
+        if let Some(v) = self.l2 {
+            p.l2 = v;
+        }
+        if let Some(v) = self.balance {
+            p.balance = v;
+        }
+        if let Some(v) = self.min_messages {
+            p.min_messages = v;
+        }
+        p
+    }
+}
+
+/// Rules options of `classify` and `eval`.
+#[derive(clap::Args)]
+struct RulesArgs {
+    /// Rules file over the default rules (repeatable; later files override earlier ones by
+    /// rule id; `weight = 0` disables a rule).
+    #[arg(long = "rules", value_name = "FILE")]
+    rule_files: Vec<PathBuf>,
+    /// Leave out the default rules: the Bayes/learner score alone (plus any --rules files).
+    #[arg(long)]
+    no_rules: bool,
+    /// Believe `Authentication-Results` fields of this authserv-id (repeatable).
+    #[arg(long = "trusted-authserv-id", value_name = "ID")]
+    trusted_authserv_ids: Vec<String>,
+}
+
+impl RulesArgs {
+    fn apply(&self, mut builder: chaff_core::EngineBuilder) -> chaff_core::EngineBuilder {
+        for f in &self.rule_files {
+            builder = builder.rules_file(f);
+        }
+        builder
+            .default_rules(!self.no_rules)
+            .trusted_authserv_ids(self.trusted_authserv_ids.iter().cloned())
+    }
+
+    /// Default settings with these rules (for `eval`, which builds no engine).
+    fn config(&self) -> Result<chaff_core::EngineConfig> {
+        let mut config = chaff_core::EngineConfig::default();
+        if self.no_rules || !self.rule_files.is_empty() {
+            config.rules = std::sync::Arc::new(chaff_core::rules::RuleSet::load(
+                !self.no_rules,
+                &self.rule_files,
+            )?);
+        }
+        config.trusted_authserv_ids = self.trusted_authserv_ids.clone();
+        Ok(config)
+    }
 }
 
 #[derive(Subcommand)]
@@ -139,17 +272,21 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Classify {
             model,
+            category_model,
             format,
             index,
             root,
             jobs,
+            rules,
             files,
         } => classify(
             model.as_deref(),
+            category_model.as_deref(),
             format,
             index.as_deref(),
             root.as_deref(),
             jobs,
+            &rules,
             files,
         ),
         Command::Train {
@@ -177,27 +314,63 @@ fn run(cli: Cli) -> Result<()> {
             root,
             scores_out,
             threshold,
+            index_as,
+            folds,
+            predictions_out,
+            category_params,
+            rules,
+            rule_hits_out,
         } => {
             let root = root.as_deref();
+            let config = rules.config()?;
+            let want_hits = rule_hits_out.is_some();
+            if mode == EvalMode::Categories {
+                return categories::eval_categories(
+                    &index,
+                    &index_as,
+                    root,
+                    folds,
+                    category_params.params(),
+                    predictions_out.as_deref(),
+                );
+            }
             let run = match mode {
                 EvalMode::Split => {
                     let (Some(train), Some(test)) = (train, test) else {
                         bail!("--mode split needs --train and --test")
                     };
-                    eval::split(&labelled(&train, root)?, &labelled(&test, root)?)?
+                    eval::split(
+                        &labelled(&train, root)?,
+                        &labelled(&test, root)?,
+                        &config,
+                        want_hits,
+                    )?
                 }
+                EvalMode::Categories => unreachable!("handled above"),
                 EvalMode::Incremental => {
-                    let Some(index) = index else {
-                        bail!("--mode incremental needs --index")
+                    let [index] = &index[..] else {
+                        bail!("--mode incremental needs one --index")
                     };
-                    eval::incremental(&labelled(&index, root)?)?
+                    eval::incremental(&labelled(index, root)?, &config, want_hits)?
                 }
             };
             if let Some(path) = scores_out {
                 run.write_scores(&path)?;
             }
+            if let Some(path) = rule_hits_out {
+                run.write_rule_hits(&path)?;
+            }
             run.print_summary(threshold);
             Ok(())
+        }
+        Command::TrainCategories {
+            out,
+            index,
+            index_as,
+            root,
+            params,
+        } => {
+            categories::train_categories(&out, &index, &index_as, root.as_deref(), params.params())
         }
         Command::Model {
             command: ModelCommand::Info { file },
@@ -227,15 +400,22 @@ pub(crate) fn labelled(index: &Path, root: Option<&Path>) -> Result<Vec<(IndexEn
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn classify(
     model: Option<&Path>,
+    category_model: Option<&Path>,
     format: Format,
     index: Option<&Path>,
     root: Option<&Path>,
     jobs: Option<usize>,
+    rules: &RulesArgs,
     files: Vec<PathBuf>,
 ) -> Result<()> {
-    let engine = Engine::builder().model(load_model(model)?).build()?;
+    let mut builder = rules.apply(Engine::builder().model(load_model(model)?));
+    if let Some(path) = category_model {
+        builder = builder.category_model(chaff_core::CategoryModel::open(path)?);
+    }
+    let engine = builder.build()?;
     let mut items: Vec<(String, PathBuf)> = files
         .into_iter()
         .map(|p| (p.display().to_string(), p))

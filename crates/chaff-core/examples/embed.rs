@@ -62,6 +62,10 @@ fn main() -> ExitCode {
     );
     println!("  category: {}", verdict.category);
     if let Some(explanation) = &verdict.explanation {
+        println!("  rules that fired (log-odds toward spam):");
+        for r in &explanation.rules {
+            println!("    {:+7.3}  {}", r.weight, r.id);
+        }
         println!("  top tokens (log-odds toward spam; learner + Bayesian share):");
         for t in &explanation.top_tokens {
             let text = t.text.as_deref().unwrap_or("(unnamed)");
@@ -72,6 +76,8 @@ fn main() -> ExitCode {
                 t.ham
             );
         }
+        // The same, folded for a mail header (what a milter would add).
+        println!("  header:   {}", explanation.header_value());
     }
     ExitCode::SUCCESS
 }

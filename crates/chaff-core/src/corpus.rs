@@ -59,3 +59,30 @@ pub fn spam_label(label: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+/// Deterministic Fisher-Yates shuffle (splitmix64): a seed always gives the same order.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// Maps a label to a ham category for category training: the category names themselves, and
+/// the Gmail tabs `promotions`, `updates`, `social`, `none` to `newsletter` (they come from bulk
+/// corpora; Gmail's `personal` tab reads as `personal`, so label a bulk corpus as a whole
+/// instead). Anything else is `None`.
+pub fn category_label(label: &str) -> Option<crate::Category> {
+    match label {
+        "promotions" | "updates" | "social" | "none" => Some(crate::Category::Newsletter),
+        _ => crate::category::parse_category(label),
+    }
+}

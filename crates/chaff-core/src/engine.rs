@@ -3,11 +3,14 @@
 //! serves every thread.
 
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::category::{self, CategoryModel};
 use crate::features::{self, FeatureConfig, NamedTokens};
 use crate::model::{Model, TokenStats};
 use crate::parse::{self, ParseLimits};
+use crate::rules::{ForcedVerdict, RuleSet};
 use crate::score::{self, BayesParams, Category, Explanation, Verdict};
 use crate::{Error, Result};
 
@@ -23,6 +26,15 @@ pub struct EngineConfig {
     pub bayes: BayesParams,
     /// Tokens listed in an explanation.
     pub explain_tokens: usize,
+    /// The model that sorts ham into categories; `None` leaves ham `Unknown`. The builder
+    /// puts the embedded default here (it lives beside the settings, not in [`Engine`], so
+    /// [`classify_message`] sees it without another parameter).
+    pub categories: Option<CategoryModel>,
+    /// Compiled rules (default: the embedded default rules; [`RuleSet::empty`] for none).
+    pub rules: Arc<RuleSet>,
+    /// Authentication services whose `Authentication-Results` fields the rules believe
+    /// (authserv-ids, compared without case). Empty: the auth rules never fire.
+    pub trusted_authserv_ids: Vec<String>,
 }
 
 impl Default for EngineConfig {
@@ -32,6 +44,9 @@ impl Default for EngineConfig {
             limits: ParseLimits::default(),
             bayes: BayesParams::default(),
             explain_tokens: 12,
+            categories: None,
+            rules: RuleSet::embedded(),
+            trusted_authserv_ids: Vec::new(),
         }
     }
 }
@@ -47,12 +62,19 @@ impl Default for EngineConfig {
 pub struct EngineBuilder {
     model: Option<Model>,
     config: EngineConfig,
+    rule_files: Vec<PathBuf>,
+    no_default_rules: bool,
 }
 
 impl EngineBuilder {
     /// Uses `model` instead of the embedded default model.
     pub fn model(mut self, model: Model) -> Self {
         self.model = Some(model);
+        self
+    }
+    /// Uses `model` to sort ham into categories instead of the embedded default.
+    pub fn category_model(mut self, model: CategoryModel) -> Self {
+        self.config.categories = Some(model);
         self
     }
     /// Spam threshold in (0, 1).
@@ -68,6 +90,29 @@ impl EngineBuilder {
     /// Bayesian scorer parameters.
     pub fn bayes(mut self, b: BayesParams) -> Self {
         self.config.bayes = b;
+        self
+    }
+    /// Adds a rules file over the default rules (repeatable; later files override earlier
+    /// ones by rule id). See [`crate::rules`] for the format.
+    pub fn rules_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.rule_files.push(path.into());
+        self
+    }
+    /// Whether to start from the embedded default rules (default: yes). Without them and
+    /// without rules files the score is the Bayes/learner score alone.
+    pub fn default_rules(mut self, yes: bool) -> Self {
+        self.no_default_rules = !yes;
+        self
+    }
+    /// Authentication services (authserv-ids, such as `mx.example.org`) whose
+    /// `Authentication-Results` fields the DKIM / SPF / DMARC rules believe. Only list your own
+    /// MTA or filters, which remove forged copies of the field; the default is none, and then
+    /// those rules never fire.
+    pub fn trusted_authserv_ids<S: Into<String>>(
+        mut self,
+        ids: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.config.trusted_authserv_ids = ids.into_iter().map(Into::into).collect();
         self
     }
     /// Checks the settings and builds the engine.
@@ -98,11 +143,15 @@ impl EngineBuilder {
             Some(m) => m,
             None => crate::default_model()?,
         };
+        let mut config = self.config;
+        if self.no_default_rules || !self.rule_files.is_empty() {
+            config.rules = Arc::new(RuleSet::load(!self.no_default_rules, &self.rule_files)?);
+        }
+        if config.categories.is_none() {
+            config.categories = Some(crate::default_category_model()?);
+        }
         Ok(Engine {
-            inner: Arc::new(Inner {
-                model,
-                config: self.config,
-            }),
+            inner: Arc::new(Inner { model, config }),
         })
     }
 }
@@ -137,6 +186,36 @@ impl Engine {
     /// The settings in use.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// The rules in use.
+    pub fn rules(&self) -> &RuleSet {
+        &self.inner.config.rules
+    }
+
+    /// A new engine with the rules of `paths` (over the default rules, if this engine uses
+    /// them) instead of this engine's rules files, sharing the model and settings. On any
+    /// error (naming the file, line and rule) nothing changes: keep using this engine.
+    ///
+    /// ```
+    /// let engine = chaff_core::Engine::builder().build().unwrap();
+    /// let bad = std::env::temp_dir().join("chaff-doc-bad-rules.toml");
+    /// std::fs::write(&bad, "[[rule]]\nid = \"X\"\ntarget = \"nowhere\"\n").unwrap();
+    /// let err = engine.with_rules_files(&[&bad]).unwrap_err();
+    /// assert!(err.to_string().contains("rule X: unknown target"));
+    /// assert!(engine.rules().get("GTUBE").is_some()); // still running with its rules
+    /// ```
+    pub fn with_rules_files<P: AsRef<std::path::Path>>(&self, paths: &[P]) -> Result<Engine> {
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        let rules = RuleSet::load(self.rules().has_defaults(), &paths)?;
+        let mut config = self.inner.config.clone();
+        config.rules = Arc::new(rules);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                model: self.inner.model.clone(),
+                config,
+            }),
+        })
     }
 
     /// Classifies one raw message. Never fails; malformed input gets a best-effort verdict.
@@ -187,6 +266,18 @@ pub fn message_tokens(
     features: &FeatureConfig,
     out: &mut Vec<u64>,
 ) {
+    message_tokens_with(raw, limits, features, out, |_| ());
+}
+
+/// [`message_tokens`], then hands the parsed view to `then` (for facts the tokens do not
+/// carry, such as the category facts) so the message is parsed once.
+pub fn message_tokens_with<R>(
+    raw: &[u8],
+    limits: &ParseLimits,
+    features: &FeatureConfig,
+    out: &mut Vec<u64>,
+    then: impl FnOnce(&parse::MessageView<'_>) -> R,
+) -> R {
     let view = parse::parse(raw, limits);
     out.clear();
     features::extract(&view, features, out);
@@ -194,6 +285,7 @@ pub fn message_tokens(
         Ok(mut set) => dedup(out, &mut set),
         Err(_) => dedup(out, &mut Vec::new()),
     });
+    then(&view)
 }
 
 thread_local! {
@@ -253,7 +345,12 @@ pub fn classify_message<T: TokenStats + ?Sized>(
     scratch: &mut Vec<f64>,
     explain: bool,
 ) -> Verdict {
-    message_tokens(raw, &config.limits, features, tokens);
+    let (facts, hits) = message_tokens_with(raw, &config.limits, features, tokens, |view| {
+        (
+            config.categories.as_ref().map(|_| category::facts(view)),
+            config.rules.evaluate(view, &config.trusted_authserv_ids),
+        )
+    });
     let mut contributions = Vec::new();
     let outcome = score::evaluate(
         stats,
@@ -262,7 +359,11 @@ pub fn classify_message<T: TokenStats + ?Sized>(
         scratch,
         explain.then_some(&mut contributions),
     );
-    let score = outcome.score;
+    let score = match hits.verdict {
+        Some(ForcedVerdict::Spam) => 1.0,
+        Some(ForcedVerdict::Ham) => 0.0,
+        None => score::combine(outcome.margin, &outcome.bayes, hits.weight),
+    };
     let is_spam = score > config.threshold;
     let explanation = explain.then(|| {
         let total = |c: &score::TokenContribution| (c.weight + c.bayes).abs();
@@ -274,15 +375,29 @@ pub fn classify_message<T: TokenStats + ?Sized>(
             margin: outcome.margin,
             tokens_used: outcome.bayes.used,
             top_tokens: contributions,
+            mean_log_odds: outcome.bayes.mean_log_odds(),
+            rules: hits
+                .fired
+                .iter()
+                .map(|&i| {
+                    let r = &config.rules.rules()[i];
+                    score::FiredRule {
+                        id: r.id.clone(),
+                        weight: r.weight,
+                        category: r.category.clone(),
+                    }
+                })
+                .collect(),
+            list_hits: Vec::new(),
         }
     });
     Verdict {
         score,
         is_spam,
-        category: if is_spam {
-            Category::Spam
-        } else {
-            Category::Unknown
+        category: match (&config.categories, &facts) {
+            _ if is_spam => Category::Spam,
+            (Some(m), Some(f)) => m.predict(tokens, f).category,
+            _ => Category::Unknown,
         },
         explanation,
     }

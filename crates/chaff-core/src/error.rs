@@ -41,6 +41,23 @@ pub enum Error {
         /// What is wrong with the line.
         reason: String,
     },
+    /// A rules file is not valid: bad TOML, an unknown key, target or fact, a missing or extra
+    /// test, a regex that does not compile. Nothing from the file is used.
+    #[error(
+        "{}:{line}: {}{reason}",
+        .file.display(),
+        .rule.as_deref().map(|r| format!("rule {r}: ")).unwrap_or_default()
+    )]
+    Rules {
+        /// The rules file (`<embedded>/default.toml` for the built-in rules).
+        file: PathBuf,
+        /// The 1-based line of the offending rule or key (0 when the file could not be read).
+        line: usize,
+        /// The id of the offending rule, when the error is inside one.
+        rule: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -9,11 +9,12 @@
 //!
 //! The pipeline, one module per stage: [`parse`] (bytes → [`parse::MessageView`]) →
 //! [`features`] (view → token hashes) → [`score`] (token statistics from a [`model`] →
-//! [`Verdict`]). [`engine`] ties them together; [`corpus`] and [`metrics`] serve training and
+//! [`Verdict`]), with [`rules`] (declarative rules over the view, weights added to the score). [`engine`] ties them together; [`corpus`] and [`metrics`] serve training and
 //! evaluation tools.
 
 #![warn(missing_docs)]
 
+pub mod category;
 pub mod corpus;
 pub mod engine;
 mod error;
@@ -21,8 +22,10 @@ pub mod features;
 pub mod metrics;
 pub mod model;
 pub mod parse;
+pub mod rules;
 pub mod score;
 
+pub use category::CategoryModel;
 pub use engine::{Engine, EngineBuilder, EngineConfig};
 pub use error::{Error, Result};
 pub use model::{Model, Trainer};
@@ -36,4 +39,12 @@ static DEFAULT_MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!("../model/defaul
 /// The model embedded in this build (see `corpora/README.md` for how it is trained).
 pub fn default_model() -> Result<Model> {
     Model::from_static(&DEFAULT_MODEL.0, "embedded default model")
+}
+
+static DEFAULT_CATEGORIES: &Aligned<[u8]> =
+    &Aligned(*include_bytes!("../model/default.categories"));
+
+/// The category model embedded in this build (`corpora/train-default-categories.sh` trains it).
+pub fn default_category_model() -> Result<CategoryModel> {
+    CategoryModel::from_static(&DEFAULT_CATEGORIES.0, "embedded default category model")
 }

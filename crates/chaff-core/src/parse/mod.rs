@@ -137,6 +137,9 @@ pub struct MessageView<'a> {
     pub texts: Vec<TextPart<'a>>,
     /// Facts from the HTML parts.
     pub html: HtmlFacts,
+    /// The source of each HTML part kept in `texts` (markup included, bounded like the text),
+    /// for rules that look at markup.
+    pub html_sources: Vec<Cow<'a, str>>,
     /// URLs found in text and HTML (deduplicated, bounded).
     pub urls: Vec<String>,
     /// Every MIME leaf part.
@@ -355,6 +358,7 @@ fn take_texts<'a>(
                     text: Cow::Owned(t),
                     from_html: true,
                 });
+                view.html_sources.push(h);
             }
             other => part.body = other,
         }

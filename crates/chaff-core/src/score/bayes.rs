@@ -52,6 +52,16 @@ pub struct BayesOutcome {
 }
 
 impl BayesOutcome {
+    /// Mean log-odds of the used tokens (0 when none was used): the Bayesian term of the final
+    /// score.
+    pub fn mean_log_odds(&self) -> f64 {
+        if self.used == 0 {
+            0.0
+        } else {
+            self.log_odds / self.used as f64
+        }
+    }
+
     /// Fisher / Robinson indicator `I` in [0, 1] (0.5 when no token was used). Computed on
     /// demand: the final score does not need it and the chi-square tail costs an `exp` per token.
     pub fn indicator(&self) -> f64 {

@@ -1,10 +1,12 @@
 //! Scores, verdicts and their explanations. Pure computation: no I/O here.
 
 pub mod bayes;
+mod explanation;
 
 use serde::Serialize;
 
 pub use bayes::{BayesOutcome, BayesParams};
+pub use explanation::{FiredRule, HEADER_LINE_MAX};
 
 use crate::model::TokenStats;
 
@@ -75,6 +77,12 @@ pub struct Explanation {
     pub tokens_used: usize,
     /// The tokens that weighed most, strongest first.
     pub top_tokens: Vec<TokenContribution>,
+    /// Mean log-odds of the decisive tokens: the Bayesian term of `z` (see [`combine`]).
+    pub mean_log_odds: f64,
+    /// The rules that fired, in rule-set order, with their weights (log-odds added to `z`).
+    pub rules: Vec<FiredRule>,
+    /// Allow- and block-list entries that matched (per-user lists; empty until they exist).
+    pub list_hits: Vec<String>,
 }
 
 /// The outcome of classifying one message.
@@ -104,7 +112,8 @@ pub struct Outcome {
     pub bayes: BayesOutcome,
     /// Learner margin: the sum of the tokens' learner weights.
     pub margin: f64,
-    /// Final score in [0, 1].
+    /// Score in [0, 1] of the two scorers alone; the engine adds the rules
+    /// ([`combine`] with their weights).
     pub score: f64,
 }
 
@@ -160,21 +169,17 @@ pub fn evaluate<T: TokenStats + ?Sized>(
     Outcome {
         bayes,
         margin,
-        score: combine(margin, &bayes),
+        score: combine(margin, &bayes, 0.0),
     }
 }
 
-/// The final score: `σ((margin + BAYES_WEIGHT · mean decisive log-odds) / 2)`. The learner
-/// margin and the Bayesian mean log-odds are both log-odds estimates; their weighted sum was
-/// the best ranking on the tuning split, and the logistic maps it to [0, 1] with 0.5 at even
-/// odds.
-pub fn combine(margin: f64, b: &BayesOutcome) -> f64 {
-    let mean = if b.used == 0 {
-        0.0
-    } else {
-        b.log_odds / b.used as f64
-    };
-    let z = (margin + BAYES_WEIGHT * mean) / 2.0;
+/// The final score: `σ(z / 2)` with `z = margin + BAYES_WEIGHT · mean decisive log-odds +
+/// rules`. The learner margin and the Bayesian mean log-odds are both log-odds estimates;
+/// their weighted sum was the best ranking on the tuning split, and the logistic maps it to
+/// [0, 1] with 0.5 at even odds. `rules` is the sum of the fired rules' weights, in the same
+/// log-odds units (0 for the Bayes/learner score alone; see [`crate::rules`]).
+pub fn combine(margin: f64, b: &BayesOutcome, rules: f64) -> f64 {
+    let z = (margin + BAYES_WEIGHT * b.mean_log_odds() + rules) / 2.0;
     let s = 1.0 / (1.0 + (-z).exp());
     if s.is_finite() {
         s.clamp(0.0, 1.0)
