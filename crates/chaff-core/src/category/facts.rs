@@ -193,7 +193,7 @@ const AUTOMATION_HEADERS: &[&str] = &[
 ];
 
 fn value_str<'a>(v: &'a [u8]) -> std::borrow::Cow<'a, str> {
-    String::from_utf8_lossy(&v[..v.len().min(512)])
+    crate::parse::lossy_text(&v[..v.len().min(512)])
 }
 
 /// The facts of `view`.

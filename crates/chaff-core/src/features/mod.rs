@@ -275,11 +275,7 @@ fn header_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
             continue;
         }
         let raw = &h.value[..h.value.len().min(2048)];
-        // Header values are nearly always ASCII: skip the lossy decoder's slow path.
-        let value = match std::str::from_utf8(raw) {
-            Ok(v) => std::borrow::Cow::Borrowed(v),
-            Err(_) => String::from_utf8_lossy(raw),
-        };
+        let value = crate::parse::lossy_text(raw);
         // Header values: words only, no pairs, bounded.
         let mut t = text::TextTokenizer::new(header_ns(lname), 0, 64, 0);
         t.prefix = Some(lname);

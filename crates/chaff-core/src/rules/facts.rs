@@ -96,14 +96,14 @@ impl Fact {
             Fact::HtmlLinkMismatch => view.html.mismatched_links > 0,
             Fact::DateMalformed => view
                 .headers_named("date")
-                .any(|v| !is_rfc5322_date(&String::from_utf8_lossy(v))),
+                .any(|v| !is_rfc5322_date(&crate::parse::lossy_text(v))),
             Fact::MessageIdMalformed => view
                 .headers_named("message-id")
-                .any(|v| !is_message_id(&String::from_utf8_lossy(v))),
+                .any(|v| !is_message_id(&crate::parse::lossy_text(v))),
             Fact::Auth(method, result) => {
                 !trusted_authserv_ids.is_empty()
                     && view.headers_named("authentication-results").any(|v| {
-                        auth_results(&String::from_utf8_lossy(v), trusted_authserv_ids)
+                        auth_results(&crate::parse::lossy_text(v), trusted_authserv_ids)
                             .iter()
                             .any(|(m, r)| {
                                 m.eq_ignore_ascii_case(method.name())
