@@ -495,7 +495,7 @@ fn train(
         all.extend(labelled(index, root)?);
     }
     if let Some(seed) = shuffle {
-        eval::shuffle(&mut all, seed);
+        chaff_core::corpus::shuffle(&mut all, seed);
     }
     let started = Instant::now();
     let bar = output::progress(all.len() as u64, "training");
