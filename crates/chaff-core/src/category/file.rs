@@ -31,7 +31,7 @@ use crate::{Error, Result};
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"CHAFFCAT";
 /// Version of this layout; bump on any change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Header size; the table starts here.
 pub const HEADER_LEN: usize = 128;
 const MAX_LOAD: f64 = 0.7;

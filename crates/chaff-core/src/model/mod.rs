@@ -248,22 +248,28 @@ impl Trainer {
             .retain(|_, c| c.spam.saturating_add(c.ham) >= min_messages);
     }
 
-    /// Keeps only the `max_tokens` tokens seen in the most messages (ties broken by token, so
-    /// the result is deterministic).
+    /// Keeps only the `max_tokens` tokens seen in the most messages. Ties are broken by a mix
+    /// of the token (deterministic, and unrelated to where the token sits in the table).
     pub fn prune_to(&mut self, max_tokens: usize) {
         if self.counts.len() <= max_tokens {
             return;
         }
-        let mut all: Vec<(u64, u64)> = self
+        let mut all: Vec<(u64, u64, u64)> = self
             .counts
             .iter()
-            .map(|(&k, c)| (c.spam as u64 + c.ham as u64, k))
+            .map(|(&k, c)| {
+                (
+                    c.spam as u64 + c.ham as u64,
+                    k.wrapping_mul(0xD6E8_FEB8_6659_FD93),
+                    k,
+                )
+            })
             .collect();
         all.sort_unstable_by(|a, b| b.cmp(a));
         let keep: TokenMap<()> = all
             .into_iter()
             .take(max_tokens)
-            .map(|(_, k)| (k, ()))
+            .map(|(_, _, k)| (k, ()))
             .collect();
         self.counts.retain(|k, _| keep.contains_key(k));
     }
