@@ -25,7 +25,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::facts::FACTS_VERSION;
 use super::{CategoryModel, ModelInfo, N_CLASSES};
 use crate::features::TOKENIZER_VERSION;
-use crate::model::file::{Backing, home};
+use crate::model::file::{Backing, checked_header, home};
 use crate::{Error, Result};
 
 /// File magic.
@@ -140,28 +140,9 @@ impl CategoryModel {
 
 fn validate(backing: Backing, len: usize, origin: &str) -> Result<CategoryModel> {
     let bad = |reason: String| Error::model(origin, reason);
-    if cfg!(target_endian = "big") {
-        return Err(bad(
-            "model files are little-endian; this host is big-endian".into(),
-        ));
-    }
     let all = &backing.bytes()[..len];
-    if all.len() < HEADER_LEN {
-        return Err(bad(format!(
-            "truncated: {} bytes, a header needs {HEADER_LEN}",
-            all.len()
-        )));
-    }
-    let h = &all[..HEADER_LEN];
-    if &h[..8] != MAGIC {
-        return Err(bad("not a Chaff category model (bad magic)".into()));
-    }
-    let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-    let f32_at = |o: usize| f32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-    let u64_at = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
-    if u64_at(120) != xxh3_64(&h[..120]) {
-        return Err(bad("header checksum mismatch (corrupt file)".into()));
-    }
+    let h = checked_header(all, MAGIC, "category model", origin)?;
+    let (u32_at, f32_at, u64_at) = (|o| h.u32(o), |o| h.f32(o), |o| h.u64(o));
     let version = u32_at(8);
     if version != FORMAT_VERSION {
         return Err(bad(format!(

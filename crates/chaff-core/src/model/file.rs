@@ -110,27 +110,9 @@ impl Model {
 
     fn validate(backing: Backing, len: usize, origin: &str) -> Result<Model> {
         let bad = |reason: String| Error::model(origin, reason);
-        if cfg!(target_endian = "big") {
-            return Err(bad(
-                "model files are little-endian; this host is big-endian".into(),
-            ));
-        }
         let all = &backing.bytes()[..len];
-        if all.len() < HEADER_LEN {
-            return Err(bad(format!(
-                "truncated: {} bytes, a header needs {HEADER_LEN}",
-                all.len()
-            )));
-        }
-        let h = &all[..HEADER_LEN];
-        if &h[..8] != MAGIC {
-            return Err(bad("not a Chaff model (bad magic)".into()));
-        }
-        let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-        let u64_at = |o: usize| u64::from_le_bytes(h[o..o + 8].try_into().unwrap_or([0; 8]));
-        if u64_at(120) != xxh3_64(&h[..120]) {
-            return Err(bad("header checksum mismatch (corrupt file)".into()));
-        }
+        let h = checked_header(all, MAGIC, "model", origin)?;
+        let (u32_at, u64_at) = (|o| h.u32(o), |o| h.u64(o));
         let version = u32_at(8);
         if version != FORMAT_VERSION {
             return Err(bad(format!(
@@ -221,6 +203,58 @@ impl Model {
             )
         })
     }
+}
+
+/// A file header whose endianness, length, magic and checksum were checked; fields are read
+/// little-endian at byte offsets. Shared by every Chaff table file (spam and category models).
+pub(crate) struct Header<'a>(&'a [u8]);
+
+impl Header<'_> {
+    pub(crate) fn u32(&self, o: usize) -> u32 {
+        self.0
+            .get(o..o + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    }
+    pub(crate) fn u64(&self, o: usize) -> u64 {
+        self.0
+            .get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    }
+    pub(crate) fn f32(&self, o: usize) -> f32 {
+        f32::from_bits(self.u32(o))
+    }
+}
+
+/// Checks the first [`HEADER_LEN`] bytes of `all`: little-endian host, long enough, `magic`,
+/// and the xxh3 of bytes 0..120 stored at 120. `what` names the file kind in errors.
+pub(crate) fn checked_header<'a>(
+    all: &'a [u8],
+    magic: &[u8; 8],
+    what: &str,
+    origin: &str,
+) -> Result<Header<'a>> {
+    let bad = |reason: String| Error::model(origin, reason);
+    if cfg!(target_endian = "big") {
+        return Err(bad(
+            "model files are little-endian; this host is big-endian".into(),
+        ));
+    }
+    if all.len() < HEADER_LEN {
+        return Err(bad(format!(
+            "truncated: {} bytes, a header needs {HEADER_LEN}",
+            all.len()
+        )));
+    }
+    let h = Header(&all[..HEADER_LEN]);
+    if &all[..8] != magic {
+        return Err(bad(format!("not a Chaff {what} (bad magic)")));
+    }
+    if h.u64(120) != xxh3_64(&all[..120]) {
+        return Err(bad("header checksum mismatch (corrupt file)".into()));
+    }
+    Ok(h)
 }
 
 #[inline]
