@@ -320,21 +320,6 @@ fn dedup(tokens: &mut Vec<u64>, set: &mut Vec<u64>) {
     tokens.truncate(kept);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::dedup;
-
-    #[test]
-    fn dedup_keeps_first_occurrences_in_order() {
-        let mut v = vec![5, 3, 5, 9, 3, 1, 9, 9];
-        dedup(&mut v, &mut Vec::new());
-        assert_eq!(v, vec![5, 3, 9, 1]);
-        let mut many: Vec<u64> = (1..5000).chain(1..5000).collect();
-        dedup(&mut many, &mut vec![7; 3]);
-        assert_eq!(many, (1..5000).collect::<Vec<u64>>());
-    }
-}
-
 /// Classifies `raw` against any token statistics (a frozen model or a trainer).
 pub fn classify_message<T: TokenStats + ?Sized>(
     stats: &T,
@@ -418,5 +403,20 @@ fn name_tokens(
             .iter()
             .find(|(h, _)| *h == c.token)
             .map(|(_, t)| t.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dedup;
+
+    #[test]
+    fn dedup_keeps_first_occurrences_in_order() {
+        let mut v = vec![5, 3, 5, 9, 3, 1, 9, 9];
+        dedup(&mut v, &mut Vec::new());
+        assert_eq!(v, vec![5, 3, 9, 1]);
+        let mut many: Vec<u64> = (1..5000).chain(1..5000).collect();
+        dedup(&mut many, &mut vec![7; 3]);
+        assert_eq!(many, (1..5000).collect::<Vec<u64>>());
     }
 }

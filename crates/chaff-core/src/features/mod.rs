@@ -315,13 +315,12 @@ fn sender_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
     if let (Some(f), Some(r)) = (
         view.from.as_ref().and_then(|m| m.domain()),
         view.reply_to.as_ref().and_then(|m| m.domain()),
-    ) {
-        if !f.eq_ignore_ascii_case(r) {
-            sink.push(
-                token_hash(Kind::Meta as u64, b"reply-to:other-domain"),
-                &|| "meta:reply-to-other-domain".into(),
-            );
-        }
+    ) && !f.eq_ignore_ascii_case(r)
+    {
+        sink.push(
+            token_hash(Kind::Meta as u64, b"reply-to:other-domain"),
+            &|| "meta:reply-to-other-domain".into(),
+        );
     }
 }
 

@@ -125,10 +125,10 @@ impl HtmlFacts {
                 {
                     self.embeds += 1;
                 }
-                if let Some(style) = attr(attrs, "style") {
-                    if is_hidden_style(style) {
-                        self.hidden_elements += 1;
-                    }
+                if let Some(style) = attr(attrs, "style")
+                    && is_hidden_style(style)
+                {
+                    self.hidden_elements += 1;
                 }
             }
         }

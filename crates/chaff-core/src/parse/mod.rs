@@ -401,14 +401,13 @@ fn header_name_str<'a>(
     field: usize,
     value: usize,
 ) -> &'a str {
-    if let Some(bytes) = raw.get(field..value) {
-        if let Some(colon) = bytes.iter().position(|&b| b == b':') {
-            if let Ok(s) = std::str::from_utf8(&bytes[..colon]) {
-                let s = s.trim();
-                if !s.is_empty() {
-                    return s;
-                }
-            }
+    if let Some(bytes) = raw.get(field..value)
+        && let Some(colon) = bytes.iter().position(|&b| b == b':')
+        && let Ok(s) = std::str::from_utf8(&bytes[..colon])
+    {
+        let s = s.trim();
+        if !s.is_empty() {
+            return s;
         }
     }
     match name {
@@ -442,10 +441,10 @@ pub fn lossy_text(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 fn strip_mbox_from_line(raw: &[u8]) -> &[u8] {
-    if raw.starts_with(b"From ") {
-        if let Some(nl) = raw.iter().position(|&b| b == b'\n') {
-            return &raw[nl + 1..];
-        }
+    if raw.starts_with(b"From ")
+        && let Some(nl) = raw.iter().position(|&b| b == b'\n')
+    {
+        return &raw[nl + 1..];
     }
     raw
 }

@@ -57,10 +57,10 @@ pub(crate) fn find_urls_into(text: &str, out: &mut Vec<String>, max: usize) {
             e -= 1;
         }
         // The end is at an ASCII byte or the end of the text, so both are char boundaries.
-        if let Some(url) = text.get(s..e) {
-            if url.len() > 7 {
-                push_url(url, out, max);
-            }
+        if let Some(url) = text.get(s..e)
+            && url.len() > 7
+        {
+            push_url(url, out, max);
         }
     }
 }
