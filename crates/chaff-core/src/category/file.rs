@@ -25,7 +25,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::facts::FACTS_VERSION;
 use super::{CategoryModel, ModelInfo, N_CLASSES};
 use crate::features::TOKENIZER_VERSION;
-use crate::model::file::{Backing, checked_header, home};
+use crate::model::file::{Backing, Slot, checked_header, find, insert_at, prefetch_slot};
 use crate::{Error, Result};
 
 /// File magic.
@@ -64,43 +64,19 @@ impl Table {
 
     #[inline]
     pub(super) fn get(&self, token: u64) -> Option<&[f32; N_CLASSES]> {
-        let t = self.entries();
-        if t.is_empty() {
-            return None;
-        }
-        let mut i = home(token, t.len());
-        for _ in 0..t.len() {
-            let e = &t[i];
-            if e.token == token {
-                return Some(&e.weights);
-            }
-            if e.token == 0 {
-                return None;
-            }
-            i += 1;
-            if i == t.len() {
-                i = 0;
-            }
-        }
-        None
+        find(self.entries(), token).map(|e| &e.weights)
     }
 
     #[inline]
     pub(super) fn prefetch(&self, token: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let t = self.entries();
-            if let Some(e) = t.get(home(token, t.len())) {
-                // SAFETY: a prefetch is only a hint; the pointer is to a live element.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        (e as *const Entry).cast::<i8>(),
-                    )
-                };
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = token;
+        prefetch_slot(self.entries(), token);
+    }
+}
+
+impl Slot for Entry {
+    #[inline]
+    fn token(&self) -> u64 {
+        self.token
     }
 }
 
@@ -212,10 +188,7 @@ pub(super) fn encode(
     let slots = (((n as f64) / MAX_LOAD).ceil() as usize).max(n + 1).max(16);
     let mut table = vec![Entry::zeroed(); slots];
     for (token, weights) in entries {
-        let mut i = home(token, slots);
-        while table[i].token != 0 {
-            i = if i + 1 == slots { 0 } else { i + 1 };
-        }
+        let i = insert_at(&table, token);
         table[i] = Entry { token, weights };
     }
     let payload: &[u8] = bytemuck::cast_slice(&table);

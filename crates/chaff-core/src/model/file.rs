@@ -266,33 +266,75 @@ pub(crate) fn home(token: u64, slots: usize) -> usize {
     ((mixed as u128 * slots as u128) >> 64) as usize
 }
 
+/// A slot of an open-addressing table file: token 0 marks it empty.
+pub(crate) trait Slot: Copy {
+    fn token(&self) -> u64;
+}
+
+impl Slot for Entry {
+    #[inline]
+    fn token(&self) -> u64 {
+        self.token
+    }
+}
+
+/// The slot holding `token`, probing linearly from its home. At most `table.len()` probes, so
+/// a corrupt-but-checksummed full table cannot loop forever.
+#[inline]
+pub(crate) fn find<E: Slot>(table: &[E], token: u64) -> Option<&E> {
+    if table.is_empty() {
+        return None;
+    }
+    let mut i = home(token, table.len());
+    for _ in 0..table.len() {
+        let e = &table[i];
+        if e.token() == token {
+            return Some(e);
+        }
+        if e.token() == 0 {
+            return None;
+        }
+        i += 1;
+        if i == table.len() {
+            i = 0;
+        }
+    }
+    None
+}
+
+/// The index where `token` goes in a table being built: its own slot or the first empty one.
+pub(crate) fn insert_at<E: Slot>(table: &[E], token: u64) -> usize {
+    let mut i = home(token, table.len());
+    while table[i].token() != 0 && table[i].token() != token {
+        i = if i + 1 == table.len() { 0 } else { i + 1 };
+    }
+    i
+}
+
+/// Starts loading `token`'s home slot into cache (lookups are cache misses).
+#[inline]
+pub(crate) fn prefetch_slot<E: Slot>(table: &[E], token: u64) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(e) = table.get(home(token, table.len())) {
+        // SAFETY: a prefetch is only a hint; the pointer is to a live element.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (e as *const E).cast::<i8>(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (table, token);
+}
+
 impl TokenStats for Model {
     #[inline]
     fn get(&self, token: u64) -> Option<TokenCounts> {
-        let t = self.table();
-        if t.is_empty() {
-            return None;
-        }
-        let mut i = home(token, t.len());
-        // At most `slots` probes: a corrupt-but-checksummed full table cannot loop forever.
-        for _ in 0..t.len() {
-            let e = &t[i];
-            if e.token == token {
-                return Some(TokenCounts {
-                    spam: e.spam,
-                    ham: e.ham,
-                    weight: e.weight,
-                });
-            }
-            if e.token == 0 {
-                return None;
-            }
-            i += 1;
-            if i == t.len() {
-                i = 0;
-            }
-        }
-        None
+        find(self.table(), token).map(|e| TokenCounts {
+            spam: e.spam,
+            ham: e.ham,
+            weight: e.weight,
+        })
     }
 
     fn totals(&self) -> (u32, u32) {
@@ -301,20 +343,7 @@ impl TokenStats for Model {
 
     #[inline]
     fn prefetch(&self, token: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let t = self.table();
-            if let Some(e) = t.get(home(token, t.len())) {
-                // SAFETY: a prefetch is only a hint; the pointer is to a live element.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        (e as *const Entry).cast::<i8>(),
-                    )
-                };
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = token;
+        prefetch_slot(self.table(), token);
     }
 }
 
@@ -332,10 +361,7 @@ pub fn encode(meta: &ModelMeta, entries: impl Iterator<Item = (u64, TokenCounts)
         if token == 0 {
             continue;
         }
-        let mut i = home(token, slots);
-        while table[i].token != 0 && table[i].token != token {
-            i = if i + 1 == slots { 0 } else { i + 1 };
-        }
+        let i = insert_at(&table, token);
         if table[i].token == 0 {
             stored += 1;
         }
