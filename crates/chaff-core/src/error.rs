@@ -58,6 +58,34 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The per-user store failed: cannot be opened, is of an unknown schema, or a read or
+    /// write failed.
+    #[error("store {store}: {reason}")]
+    Store {
+        /// The store (`redb:PATH`, `redis://…`).
+        store: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A stored record could not be decoded (corrupt, or written by a newer version).
+    #[error("stored record {key}: {reason}")]
+    Record {
+        /// The record's key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A per-user operation needs a store and the engine has none.
+    #[error("no store configured: per-user lists, settings and reports need one")]
+    NoStore,
+    /// A user's input was refused (a malformed list pattern, an unknown setting).
+    #[error("{what}: {reason}")]
+    Invalid {
+        /// The value refused.
+        what: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Error {

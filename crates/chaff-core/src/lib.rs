@@ -24,6 +24,7 @@ pub mod model;
 pub mod parse;
 pub mod rules;
 pub mod score;
+pub mod store;
 
 pub use category::CategoryModel;
 pub use engine::{Engine, EngineBuilder, EngineConfig};
