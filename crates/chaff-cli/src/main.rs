@@ -3,6 +3,7 @@
 mod categories;
 mod eval;
 mod output;
+mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,8 +66,65 @@ enum Command {
         jobs: Option<usize>,
         #[command(flatten)]
         rules: RulesArgs,
+        /// Classify for this user: their lists, weights and settings (needs --store). Adds
+        /// the folder as a fifth tsv column.
+        #[arg(long, requires = "store")]
+        user: Option<String>,
+        /// Per-user store: a directory (embedded store) or `redis://HOST:PORT[/DB]`.
+        #[arg(long)]
+        store: Option<String>,
         /// Message files (`-` reads one message from standard input).
         files: Vec<PathBuf>,
+    },
+    /// Report messages for a user: spam (blocks the sender), ham (allows it), or a category.
+    Report {
+        #[arg(value_enum)]
+        kind: users::ReportKind,
+        #[arg(long)]
+        user: String,
+        /// Per-user store: a directory or `redis://HOST:PORT[/DB]`.
+        #[arg(long)]
+        store: String,
+        /// For `report category`: personal, forum, newsletter, notification or spam.
+        #[arg(long)]
+        category: Option<String>,
+        /// Model file (default: the embedded model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[command(flatten)]
+        feedback: users::FeedbackArgs,
+        #[command(flatten)]
+        rules: RulesArgs,
+        /// Message files (`-` reads one message from standard input).
+        files: Vec<PathBuf>,
+    },
+    /// Show or change allow, block, global block and spam-trap lists.
+    List {
+        #[arg(value_enum)]
+        list: users::ListName,
+        #[command(subcommand)]
+        action: users::ListAction,
+        /// The user (allow and block lists).
+        #[arg(long, global = true)]
+        user: Option<String>,
+        /// Per-user store: a directory or `redis://HOST:PORT[/DB]`.
+        #[arg(long, global = true)]
+        store: Option<String>,
+    },
+    /// Show a user's settings, or set KEY VALUE for one or many users at once.
+    Settings {
+        /// The user (repeatable: the setting is applied to all of them, atomically).
+        #[arg(long)]
+        user: Vec<String>,
+        /// A file of users, one per line (bulk apply).
+        #[arg(long)]
+        users_file: Option<PathBuf>,
+        /// Per-user store: a directory or `redis://HOST:PORT[/DB]`.
+        #[arg(long)]
+        store: String,
+        /// KEY VALUE (spam_filter on|off, newsletter_filter, notification_filter,
+        /// inbox_folder, spam_folder, newsletter_folder, notification_folder).
+        kv: Vec<String>,
     },
     /// Train a model from labelled indexes (labels: see `corpus::spam_label`).
     Train {
@@ -278,8 +336,12 @@ fn run(cli: Cli) -> Result<()> {
             root,
             jobs,
             rules,
+            user,
+            store,
             files,
         } => classify(
+            user.as_deref(),
+            store.as_deref(),
             model.as_deref(),
             category_model.as_deref(),
             format,
@@ -375,6 +437,45 @@ fn run(cli: Cli) -> Result<()> {
         Command::Model {
             command: ModelCommand::Info { file },
         } => model_info(&file),
+        Command::Report {
+            kind,
+            user,
+            store,
+            category,
+            model,
+            feedback,
+            rules,
+            files,
+        } => {
+            let engine = rules
+                .apply(Engine::builder().model(load_model(model.as_deref())?))
+                .store(users::open_store(&store)?)
+                .feedback(feedback.config())
+                .build()?;
+            users::report(engine, kind, category.as_deref(), &user, &files)
+        }
+        Command::List {
+            list,
+            action,
+            user,
+            store,
+        } => {
+            let Some(store) = store else {
+                bail!("--store is required")
+            };
+            users::list(&*users::open_store(&store)?, list, &action, user.as_deref())
+        }
+        Command::Settings {
+            user,
+            users_file,
+            store,
+            kv,
+        } => users::settings(
+            &*users::open_store(&store)?,
+            &user,
+            users_file.as_deref(),
+            &kv,
+        ),
     }
 }
 
@@ -402,6 +503,8 @@ pub(crate) fn labelled(index: &Path, root: Option<&Path>) -> Result<Vec<(IndexEn
 
 #[allow(clippy::too_many_arguments)]
 fn classify(
+    user: Option<&str>,
+    store: Option<&str>,
     model: Option<&Path>,
     category_model: Option<&Path>,
     format: Format,
@@ -414,6 +517,9 @@ fn classify(
     let mut builder = rules.apply(Engine::builder().model(load_model(model)?));
     if let Some(path) = category_model {
         builder = builder.category_model(chaff_core::CategoryModel::open(path)?);
+    }
+    if let Some(spec) = store {
+        builder = builder.store(users::open_store(spec)?);
     }
     let engine = builder.build()?;
     let mut items: Vec<(String, PathBuf)> = files
@@ -429,6 +535,9 @@ fn classify(
     }
     if items.is_empty() {
         bail!("no messages: give FILE arguments or --index");
+    }
+    if let Some(user) = user {
+        return users::classify_for(&engine, user, &items, format == Format::Json);
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))

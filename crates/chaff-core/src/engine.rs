@@ -5,13 +5,22 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
 
 use crate::category::{self, CategoryModel};
 use crate::features::{self, FeatureConfig, NamedTokens};
+use crate::feedback::{
+    self, COMMON_TOKEN_SHARE, Envelope, FeedbackConfig, GlobalView, Label, ListHit, ReportInput,
+    ReportOutcome, Sender, UserRecord, UserVerdict,
+};
 use crate::model::{Model, TokenStats};
 use crate::parse::{self, ParseLimits};
-use crate::rules::{ForcedVerdict, RuleSet};
+use crate::rules::{ForcedVerdict, RuleHits, RuleSet};
 use crate::score::{self, BayesParams, Category, Explanation, Verdict};
+use crate::store::{Key, Store};
 use crate::{Error, Result};
 
 /// Settings of an [`Engine`], validated by [`EngineBuilder::build`].
@@ -64,6 +73,8 @@ pub struct EngineBuilder {
     config: EngineConfig,
     rule_files: Vec<PathBuf>,
     no_default_rules: bool,
+    store: Option<Arc<dyn Store>>,
+    feedback: FeedbackConfig,
 }
 
 impl EngineBuilder {
@@ -115,9 +126,26 @@ impl EngineBuilder {
         self.config.trusted_authserv_ids = ids.into_iter().map(Into::into).collect();
         self
     }
+    /// Keeps per-user lists, settings and weights in `store` (see [`crate::store::open`]);
+    /// enables [`Engine::classify_for`]'s personal verdicts and the `report_*` methods.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// Settings of report handling and global learning.
+    pub fn feedback(mut self, config: FeedbackConfig) -> Self {
+        self.feedback = config;
+        self
+    }
     /// Checks the settings and builds the engine.
     pub fn build(self) -> Result<Engine> {
         let c = &self.config;
+        if self.feedback.min_agreeing_users == 0 {
+            return Err(Error::Config {
+                field: "feedback.min_agreeing_users",
+                reason: "must be at least 1".into(),
+            });
+        }
         if !(c.threshold > 0.0 && c.threshold < 1.0) {
             return Err(Error::Config {
                 field: "threshold",
@@ -150,8 +178,26 @@ impl EngineBuilder {
         if config.categories.is_none() {
             config.categories = Some(crate::default_category_model()?);
         }
+        let users = self.store.map(|store| {
+            let state = UserState {
+                global: ArcSwap::from_pointee(Snapshot {
+                    // Stale from the start: the first classification reads the store.
+                    loaded: None,
+                    view: GlobalView::default(),
+                }),
+                refreshing: AtomicBool::new(false),
+                store,
+                config: self.feedback,
+            };
+            state.refresh();
+            Arc::new(state)
+        });
         Ok(Engine {
-            inner: Arc::new(Inner { model, config }),
+            inner: Arc::new(Inner {
+                model,
+                config,
+                users,
+            }),
         })
     }
 }
@@ -160,6 +206,61 @@ impl EngineBuilder {
 struct Inner {
     model: Model,
     config: EngineConfig,
+    users: Option<Arc<UserState>>,
+}
+
+/// The per-user side of an engine: the store, and a cached copy of the installation-wide
+/// records that classifications read without touching the store.
+#[derive(Debug)]
+struct UserState {
+    store: Arc<dyn Store>,
+    config: FeedbackConfig,
+    global: ArcSwap<Snapshot>,
+    refreshing: AtomicBool,
+}
+
+#[derive(Debug)]
+struct Snapshot {
+    loaded: Option<Instant>,
+    view: GlobalView,
+}
+
+impl UserState {
+    /// The installation-wide state, read again from the store when older than the TTL. One
+    /// thread refreshes; the others go on with the copy they have (readers never wait).
+    fn global(&self) -> Arc<Snapshot> {
+        let snap = self.global.load_full();
+        let fresh = snap
+            .loaded
+            .is_some_and(|t| t.elapsed() < self.config.global_ttl);
+        if fresh || self.refreshing.swap(true, Ordering::AcqRel) {
+            return snap;
+        }
+        self.refresh();
+        self.refreshing.store(false, Ordering::Release);
+        self.global.load_full()
+    }
+
+    fn refresh(&self) {
+        let view = match GlobalView::load(&*self.store) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(store = %self.store.describe(), error = %e, "cannot read global feedback state; using the last copy");
+                let old = self.global.load();
+                GlobalView {
+                    traps: old.view.traps.clone(),
+                    block: old.view.block.clone(),
+                    block_ips: old.view.block_ips.clone(),
+                    overlay: old.view.overlay.clone(),
+                    degraded: true,
+                }
+            }
+        };
+        self.global.store(Arc::new(Snapshot {
+            loaded: Some(Instant::now()),
+            view,
+        }));
+    }
 }
 
 /// A ready classifier. Clone it freely; clones share the model.
@@ -214,7 +315,252 @@ impl Engine {
             inner: Arc::new(Inner {
                 model: self.inner.model.clone(),
                 config,
+                users: self.inner.users.clone(),
             }),
+        })
+    }
+
+    /// A new engine with `model` instead of this engine's, sharing everything else (rules,
+    /// settings, store). For reloading a retrained model while the old engine keeps serving.
+    pub fn with_model(&self, model: Model) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                model,
+                config: self.inner.config.clone(),
+                users: self.inner.users.clone(),
+            }),
+        }
+    }
+
+    /// The per-user store, if the engine has one.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.inner.users.as_ref().map(|u| &u.store)
+    }
+
+    /// Classifies `raw` for `user`: their lists, weights and settings applied (see
+    /// [`crate::feedback`] for the order of checks). Never fails: without a store, or when the
+    /// user's record cannot be read, the verdict is the global one (`degraded` says which).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use chaff_core::{Engine, feedback::{self, UserList}, store::MemoryStore};
+    /// let store = Arc::new(MemoryStore::default());
+    /// let engine = Engine::builder().store(store.clone()).build().unwrap();
+    /// let msg = b"From: Bob <bob@example.net>\r\nSubject: lunch\r\n\r\nNoon?\r\n";
+    /// assert!(!engine.classify_for("alice@example.org", msg).verdict.is_spam);
+    /// feedback::list_add(&*store, "alice@example.org", UserList::Block, "bob@example.net").unwrap();
+    /// let v = engine.classify_for("alice@example.org", msg);
+    /// assert!(v.verdict.is_spam && v.folder == "Spam");
+    /// assert!(!engine.classify_for("carol@example.org", msg).verdict.is_spam);
+    /// ```
+    pub fn classify_for(&self, user: &str, raw: &[u8]) -> UserVerdict {
+        self.classify_envelope(&Envelope::default(), &[user], raw, false)
+            .pop()
+            .unwrap_or_else(|| unreachable!("one verdict per user"))
+    }
+
+    /// Classifies `raw` once for each of `users` (the recipients of one delivery), using what
+    /// the MTA knows (`env`): one parse, one store read for all of them. Mail to a spam trap
+    /// among them is learned as spam globally and its sender and client blocked. With
+    /// `explain`, each verdict carries its explanation.
+    pub fn classify_envelope(
+        &self,
+        env: &Envelope,
+        users: &[&str],
+        raw: &[u8],
+        explain: bool,
+    ) -> Vec<UserVerdict> {
+        self.with_scratch(|tokens, scratch| {
+            let features = self.inner.model.meta().features;
+            let c = &self.inner.config;
+            let a = analyze(&self.inner.model, raw, &features, c, tokens, scratch, explain);
+            let tokens: &[u64] = tokens;
+            let Some(state) = &self.inner.users else {
+                let v = finish(&a, tokens, raw, &features, c, 0.0, None, None, explain);
+                return users
+                    .iter()
+                    .map(|u| UserVerdict {
+                        user: u.trim().to_lowercase(),
+                        folder: feedback::folder(&Default::default(), &v),
+                        verdict: v.clone(),
+                        spam_filter: true,
+                        list_hit: None,
+                        trap: false,
+                        degraded: true,
+                    })
+                    .collect();
+            };
+            let mut global = state.global();
+            if users
+                .iter()
+                .any(|u| global.view.traps.iter().any(|t| t.eq_ignore_ascii_case(u.trim())))
+            {
+                self.learn_trap(state, &a, tokens, env);
+                global = state.global.load_full();
+            }
+            let keys: Vec<Option<Key>> = users.iter().map(|u| feedback::user_key(u).ok()).collect();
+            let wanted: Vec<Key> = keys.iter().flatten().cloned().collect();
+            let (records, read_failed) = match state.store.read(&wanted) {
+                Ok(v) => (v, false),
+                Err(e) => {
+                    tracing::warn!(store = %state.store.describe(), error = %e, "cannot read user records; global verdicts only");
+                    (vec![None; wanted.len()], true)
+                }
+            };
+            let mut records = records.into_iter();
+            let sender = Sender {
+                address: a.sender.as_deref(),
+                authenticated_domains: &a.auth_domains,
+            };
+            let global_z = global.view.overlay.sum(tokens);
+            users
+                .iter()
+                .zip(&keys)
+                .map(|(user, key)| {
+                    let mut degraded = read_failed || global.view.degraded || key.is_none();
+                    let rec: Option<UserRecord> = match (key, key.as_ref().and(records.next())) {
+                        (Some(k), Some(Some(bytes))) => match feedback::decode(b'U', &k.name(), &bytes) {
+                            Ok(r) => Some(r),
+                            Err(e) => {
+                                tracing::warn!(user = %user, error = %e, "unreadable user record; global verdict");
+                                degraded = true;
+                                None
+                            }
+                        },
+                        _ => None,
+                    };
+                    let hit = feedback::list_check(user, rec.as_ref(), &global.view, &sender, env);
+                    let overlay_z = rec.as_ref().map_or(0.0, |r| r.overlay.sum(tokens));
+                    let cat = rec
+                        .as_ref()
+                        .and_then(|r| feedback::category_for_sender(r, a.sender.as_deref()));
+                    let extra = global_z + overlay_z + hit.as_ref().map_or(0.0, |h| h.weight);
+                    let v = finish(&a, tokens, raw, &features, c, extra, hit.as_ref(), cat, explain);
+                    let settings = rec.map(|r| r.settings).unwrap_or_default();
+                    UserVerdict {
+                        user: user.trim().to_lowercase(),
+                        folder: feedback::folder(&settings, &v),
+                        spam_filter: settings.spam_filter,
+                        trap: hit.as_ref().is_some_and(|h| h.list == feedback::ListKind::Trap),
+                        list_hit: hit,
+                        verdict: v,
+                        degraded,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// "This is spam" from `user`: blocks the sender for them, teaches their overlay, and votes
+    /// toward global learning (see [`crate::feedback`]). Durable when it returns `Ok`.
+    pub fn report_spam(&self, user: &str, raw: &[u8]) -> Result<ReportOutcome> {
+        self.report(user, raw, Label::Spam)
+    }
+
+    /// "This is not spam" from `user`: allows the sender for them and teaches their overlay.
+    pub fn report_not_spam(&self, user: &str, raw: &[u8]) -> Result<ReportOutcome> {
+        self.report(user, raw, Label::Ham)
+    }
+
+    /// "This belongs in `category`" from `user`: later mail from the sender gets that category
+    /// for them. `Category::Spam` is [`Engine::report_spam`]; any other category also means
+    /// not spam.
+    pub fn report_category(
+        &self,
+        user: &str,
+        raw: &[u8],
+        category: Category,
+    ) -> Result<ReportOutcome> {
+        if category == Category::Unknown {
+            return Err(Error::Invalid {
+                what: "category unknown".into(),
+                reason: "report one of personal, forum, newsletter, notification, spam".into(),
+            });
+        }
+        self.report(user, raw, Label::Category(category))
+    }
+
+    fn report(&self, user: &str, raw: &[u8], label: Label) -> Result<ReportOutcome> {
+        let state = self.inner.users.as_ref().ok_or(Error::NoStore)?;
+        let user_key = feedback::user_key(user)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.with_scratch(|tokens, scratch| {
+            let features = self.inner.model.meta().features;
+            let a = analyze(
+                &self.inner.model,
+                raw,
+                &features,
+                &self.inner.config,
+                tokens,
+                scratch,
+                false,
+            );
+            let tokens: &[u64] = tokens;
+            let fingerprint = xxhash_rust::xxh3::xxh3_128(bytemuck::cast_slice(tokens));
+            let learnable = learnable_tokens(&self.inner.model, tokens);
+            let input = ReportInput {
+                user,
+                label,
+                sender: a.sender.as_deref(),
+                learnable: &learnable,
+                tokens,
+                base_z: a.base_z(),
+                fingerprint,
+                now,
+            };
+            let keys = [
+                user_key,
+                Key::Vote(fingerprint),
+                Key::GlobalOverlay,
+                Key::Global,
+            ];
+            let mut outcome = ReportOutcome::default();
+            state.store.update(&keys, &mut |values| {
+                outcome = feedback::apply_report(values, &keys, &input, &state.config)?;
+                Ok(())
+            })?;
+            if outcome.global_learned {
+                state.refresh();
+            }
+            tracing::debug!(user, ?label, ?outcome, "report applied");
+            Ok(outcome)
+        })
+    }
+
+    fn learn_trap(&self, state: &UserState, a: &Analysis, tokens: &[u64], env: &Envelope) {
+        let learnable = learnable_tokens(&self.inner.model, tokens);
+        let r = state
+            .store
+            .update(&[Key::Global, Key::GlobalOverlay], &mut |values| {
+                feedback::apply_trap(
+                    values,
+                    a.sender.as_deref(),
+                    env.client_ip,
+                    &learnable,
+                    tokens,
+                    a.base_z(),
+                )
+            });
+        match r {
+            Ok(()) => {
+                tracing::info!(sender = ?a.sender, client = ?env.client_ip, "spam trap hit: sender blocked globally, message learned as spam");
+                state.refresh();
+            }
+            Err(e) => tracing::warn!(error = %e, "spam trap hit could not be recorded"),
+        }
+    }
+
+    fn with_scratch<R>(&self, f: impl FnOnce(&mut Vec<u64>, &mut Vec<f64>) -> R) -> R {
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => {
+                let (tokens, scratch) = &mut *s;
+                f(tokens, scratch)
+            }
+            // Re-entered from inside a classification: use fresh buffers.
+            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
         })
     }
 
@@ -229,33 +575,34 @@ impl Engine {
     }
 
     fn run(&self, raw: &[u8], explain: bool) -> Verdict {
-        let c = &self.inner.config;
         let features = self.inner.model.meta().features;
-        SCRATCH.with(|s| {
-            let Ok(mut s) = s.try_borrow_mut() else {
-                // Re-entered from inside a classification (cannot happen today); use fresh buffers.
-                return classify_message(
-                    &self.inner.model,
-                    raw,
-                    &features,
-                    c,
-                    &mut Vec::new(),
-                    &mut Vec::new(),
-                    explain,
-                );
-            };
-            let (tokens, scratch) = &mut *s;
+        self.with_scratch(|tokens, scratch| {
             classify_message(
                 &self.inner.model,
                 raw,
                 &features,
-                c,
+                &self.inner.config,
                 tokens,
                 scratch,
                 explain,
             )
         })
     }
+}
+
+/// Tokens a report may teach: those in at most [`COMMON_TOKEN_SHARE`] of the trained mail.
+fn learnable_tokens<T: TokenStats + ?Sized>(stats: &T, tokens: &[u64]) -> Vec<u64> {
+    let (s, h) = stats.totals();
+    let total = (s as f64 + h as f64).max(1.0);
+    tokens
+        .iter()
+        .copied()
+        .filter(|&t| {
+            stats
+                .get(t)
+                .is_none_or(|c| (c.spam as f64 + c.ham as f64) / total <= COMMON_TOKEN_SHARE)
+        })
+        .collect()
 }
 
 /// Parses `raw` and writes its distinct tokens into `out`, in order of first occurrence (so the
@@ -330,12 +677,47 @@ pub fn classify_message<T: TokenStats + ?Sized>(
     scratch: &mut Vec<f64>,
     explain: bool,
 ) -> Verdict {
-    let (facts, hits) = message_tokens_with(raw, &config.limits, features, tokens, |view| {
-        (
-            config.categories.as_ref().map(|_| category::facts(view)),
-            config.rules.evaluate(view, &config.trusted_authserv_ids),
-        )
-    });
+    let a = analyze(stats, raw, features, config, tokens, scratch, explain);
+    finish(&a, tokens, raw, features, config, 0.0, None, None, explain)
+}
+
+/// What one pass over a message finds, before any per-user term.
+struct Analysis {
+    facts: Option<category::Facts>,
+    hits: RuleHits,
+    outcome: score::Outcome,
+    contributions: Vec<score::TokenContribution>,
+    sender: Option<String>,
+    auth_domains: Vec<String>,
+}
+
+impl Analysis {
+    /// Log-odds of the global model and the rules.
+    fn base_z(&self) -> f64 {
+        self.outcome.margin
+            + score::BAYES_WEIGHT * self.outcome.bayes.mean_log_odds()
+            + self.hits.weight
+    }
+}
+
+fn analyze<T: TokenStats + ?Sized>(
+    stats: &T,
+    raw: &[u8],
+    features: &FeatureConfig,
+    config: &EngineConfig,
+    tokens: &mut Vec<u64>,
+    scratch: &mut Vec<f64>,
+    explain: bool,
+) -> Analysis {
+    let (facts, hits, sender, auth_domains) =
+        message_tokens_with(raw, &config.limits, features, tokens, |view| {
+            (
+                config.categories.as_ref().map(|_| category::facts(view)),
+                config.rules.evaluate(view, &config.trusted_authserv_ids),
+                view.from.as_ref().and_then(|m| m.address.clone()),
+                crate::rules::authenticated_domains(view, &config.trusted_authserv_ids),
+            )
+        });
     let mut contributions = Vec::new();
     let outcome = score::evaluate(
         stats,
@@ -344,24 +726,49 @@ pub fn classify_message<T: TokenStats + ?Sized>(
         scratch,
         explain.then_some(&mut contributions),
     );
-    let score = match hits.verdict {
+    Analysis {
+        facts,
+        hits,
+        outcome,
+        contributions,
+        sender,
+        auth_domains,
+    }
+}
+
+/// The verdict of an analysed message with `extra` log-odds (overlays, lists) added.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    a: &Analysis,
+    tokens: &[u64],
+    raw: &[u8],
+    features: &FeatureConfig,
+    config: &EngineConfig,
+    extra: f64,
+    list_hit: Option<&ListHit>,
+    category_override: Option<Category>,
+    explain: bool,
+) -> Verdict {
+    let score = match a.hits.verdict {
         Some(ForcedVerdict::Spam) => 1.0,
         Some(ForcedVerdict::Ham) => 0.0,
-        None => score::combine(outcome.margin, &outcome.bayes, hits.weight),
+        None => score::from_log_odds(a.base_z() + extra),
     };
     let is_spam = score > config.threshold;
     let explanation = explain.then(|| {
+        let mut contributions = a.contributions.clone();
         let total = |c: &score::TokenContribution| (c.weight + c.bayes).abs();
         contributions.sort_by(|a, b| total(b).total_cmp(&total(a)));
         contributions.truncate(config.explain_tokens);
         name_tokens(raw, &config.limits, features, &mut contributions);
         Explanation {
-            bayes: outcome.bayes.indicator(),
-            margin: outcome.margin,
-            tokens_used: outcome.bayes.used,
+            bayes: a.outcome.bayes.indicator(),
+            margin: a.outcome.margin,
+            tokens_used: a.outcome.bayes.used,
             top_tokens: contributions,
-            mean_log_odds: outcome.bayes.mean_log_odds(),
-            rules: hits
+            mean_log_odds: a.outcome.bayes.mean_log_odds(),
+            rules: a
+                .hits
                 .fired
                 .iter()
                 .map(|&i| {
@@ -373,14 +780,17 @@ pub fn classify_message<T: TokenStats + ?Sized>(
                     }
                 })
                 .collect(),
-            list_hits: Vec::new(),
+            list_hits: list_hit.map(ListHit::describe).into_iter().collect(),
         }
     });
     Verdict {
         score,
         is_spam,
-        category: match (&config.categories, &facts) {
+        category: match (&config.categories, &a.facts) {
             _ if is_spam => Category::Spam,
+            _ if category_override.is_some_and(|c| c != Category::Spam) => {
+                category_override.unwrap_or(Category::Unknown)
+            }
             (Some(m), Some(f)) => m.predict(tokens, f).category,
             _ => Category::Unknown,
         },

@@ -19,6 +19,7 @@ pub mod corpus;
 pub mod engine;
 mod error;
 pub mod features;
+pub mod feedback;
 pub mod metrics;
 pub mod model;
 pub mod parse;

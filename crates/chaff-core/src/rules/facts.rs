@@ -305,6 +305,59 @@ fn auth_results(value: &str, trusted: &[String]) -> Vec<(String, String)> {
     }
 }
 
+/// Domains that trusted `Authentication-Results` fields vouch for: `header.d` (or `header.i`'s
+/// domain) of a passing DKIM signature, the domain of `smtp.mailfrom` of a passing SPF check,
+/// and `header.from` of a passing DMARC check. Lower case. Fields from an authserv-id not in
+/// `trusted` are ignored (anybody can write one).
+pub fn authenticated_domains(view: &MessageView<'_>, trusted: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    if trusted.is_empty() {
+        return out;
+    }
+    for v in view.headers_named("authentication-results") {
+        let text = crate::parse::lossy_text(v);
+        let value = strip_comments(&text);
+        let mut parts = value.split(';');
+        let id = parts
+            .next()
+            .and_then(|p| p.split_ascii_whitespace().next())
+            .unwrap_or("");
+        if !trusted.iter().any(|t| t.eq_ignore_ascii_case(id)) {
+            continue;
+        }
+        for resinfo in parts {
+            let mut words = resinfo.split_ascii_whitespace();
+            let Some((method, result)) = words.next().and_then(|w| w.split_once('=')) else {
+                continue;
+            };
+            if !result.eq_ignore_ascii_case("pass") {
+                continue;
+            }
+            let method = method.to_ascii_lowercase();
+            for w in words {
+                let Some((prop, val)) = w.split_once('=') else {
+                    continue;
+                };
+                let prop = prop.to_ascii_lowercase();
+                let val = val.trim_matches('"').to_ascii_lowercase();
+                let domain = match (method.as_str(), prop.as_str()) {
+                    ("dkim", "header.d") | ("dmarc", "header.from") => Some(val.as_str()),
+                    ("dkim", "header.i") | ("spf", "smtp.mailfrom") => {
+                        val.rsplit_once('@').map(|(_, d)| d).or(Some(val.as_str()))
+                    }
+                    _ => None,
+                };
+                if let Some(d) = domain.filter(|d| !d.is_empty())
+                    && !out.iter().any(|o: &String| o == d)
+                {
+                    out.push(d.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +416,15 @@ mod tests {
         assert!(!is_message_id("<abc>"));
         assert!(!is_message_id("<a@b> <c@d>"));
         assert!(!is_message_id(""));
+    }
+
+    #[test]
+    fn authenticated_domains_from_trusted_fields_only() {
+        let raw = b"Authentication-Results: mx.example.org; dkim=pass (good) header.d=News.Example.com header.s=s1;\r\n spf=pass smtp.mailfrom=bounce@mailer.example.net; dmarc=fail header.from=evil.example\r\nAuthentication-Results: forged.example; dkim=pass header.d=bank.example\r\nSubject: x\r\n\r\nbody\r\n";
+        let view = crate::parse::parse(raw, &crate::parse::ParseLimits::default());
+        let got = authenticated_domains(&view, &["mx.example.org".to_string()]);
+        assert_eq!(got, vec!["news.example.com", "mailer.example.net"]);
+        assert!(authenticated_domains(&view, &[]).is_empty());
     }
 
     #[test]

@@ -112,7 +112,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-pub use facts::{AuthMethod, Fact, is_message_id, is_rfc5322_date, org_domain};
+pub use facts::{
+    AuthMethod, Fact, authenticated_domains, is_message_id, is_rfc5322_date, org_domain,
+};
 pub use matching::RuleHits;
 
 use crate::{Error, Result};

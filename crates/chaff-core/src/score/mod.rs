@@ -179,7 +179,13 @@ pub fn evaluate<T: TokenStats + ?Sized>(
 /// [0, 1] with 0.5 at even odds. `rules` is the sum of the fired rules' weights, in the same
 /// log-odds units (0 for the Bayes/learner score alone; see [`crate::rules`]).
 pub fn combine(margin: f64, b: &BayesOutcome, rules: f64) -> f64 {
-    let z = (margin + BAYES_WEIGHT * b.mean_log_odds() + rules) / 2.0;
+    from_log_odds(margin + BAYES_WEIGHT * b.mean_log_odds() + rules)
+}
+
+/// The score of log-odds `z` (the sum [`combine`] makes, plus any per-user terms): `σ(z / 2)`,
+/// clamped to [0, 1]; 0.5 for a NaN.
+pub fn from_log_odds(z: f64) -> f64 {
+    let z = z / 2.0;
     let s = 1.0 / (1.0 + (-z).exp());
     if s.is_finite() {
         s.clamp(0.0, 1.0)

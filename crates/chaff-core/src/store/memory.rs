@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use super::{Key, Store, Values};
+use super::{Key, Store, Updater, Values};
 use crate::Result;
 
 /// A [`Store`] held in memory (lost when dropped). Readers take a read lock.
@@ -18,11 +18,7 @@ impl Store for MemoryStore {
         Ok(keys.iter().map(|k| map.get(k).cloned()).collect())
     }
 
-    fn update(
-        &self,
-        keys: &[Key],
-        f: &mut dyn FnMut(&mut [Option<Vec<u8>>]) -> Result<()>,
-    ) -> Result<()> {
+    fn update(&self, keys: &[Key], f: &mut Updater<'_>) -> Result<()> {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         let mut values: Values = keys.iter().map(|k| map.get(k).cloned()).collect();
         f(&mut values)?;
@@ -48,7 +44,10 @@ impl Store for MemoryStore {
 
     fn size_bytes(&self) -> Result<u64> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        Ok(map.iter().map(|(k, v)| (k.name().len() + v.len()) as u64).sum())
+        Ok(map
+            .iter()
+            .map(|(k, v)| (k.name().len() + v.len()) as u64)
+            .sum())
     }
 
     fn describe(&self) -> String {

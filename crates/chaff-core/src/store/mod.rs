@@ -85,6 +85,9 @@ impl Key {
 /// The values of keys, in the order the keys were given; `None` for an absent key.
 pub type Values = Vec<Option<Vec<u8>>>;
 
+/// The change an [`Store::update`] applies: it gets the current values and changes them in place.
+pub type Updater<'a> = dyn FnMut(&mut [Option<Vec<u8>>]) -> Result<()> + 'a;
+
 /// Durable key–value storage with atomic multi-key updates. Implementations must be cheap to
 /// share between threads (`Arc<dyn Store>`).
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -96,8 +99,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// and writes them back; returns once the change is durable. When `f` fails nothing is
     /// written and its error is returned. `f` may be called more than once (a backend with
     /// optimistic concurrency retries on conflict), so it must only change its argument.
-    fn update(&self, keys: &[Key], f: &mut dyn FnMut(&mut [Option<Vec<u8>>]) -> Result<()>)
-    -> Result<()>;
+    /// Values `f` leaves as they were need not be written again.
+    fn update(&self, keys: &[Key], f: &mut Updater<'_>) -> Result<()>;
 
     /// Every user with a record, sorted.
     fn users(&self) -> Result<Vec<String>>;
@@ -130,7 +133,7 @@ pub(crate) mod conformance {
     pub fn check(store: &dyn Store) {
         let a = Key::user("a@example.org");
         let b = Key::user("b@example.org");
-        assert_eq!(store.read(&[a.clone()]).unwrap(), vec![None]);
+        assert_eq!(store.read(std::slice::from_ref(&a)).unwrap(), vec![None]);
         store
             .update(&[a.clone(), b.clone()], &mut |v| {
                 v[0] = Some(vec![1]);
@@ -143,7 +146,7 @@ pub(crate) mod conformance {
             vec![Some(vec![2, 2]), Some(vec![1]), None]
         );
         // A failing update writes nothing.
-        let err = store.update(&[a.clone()], &mut |v| {
+        let err = store.update(std::slice::from_ref(&a), &mut |v| {
             v[0] = Some(vec![9]);
             Err(crate::Error::Config {
                 field: "test",
@@ -151,7 +154,10 @@ pub(crate) mod conformance {
             })
         });
         assert!(err.is_err());
-        assert_eq!(store.read(&[a.clone()]).unwrap(), vec![Some(vec![1])]);
+        assert_eq!(
+            store.read(std::slice::from_ref(&a)).unwrap(),
+            vec![Some(vec![1])]
+        );
         // Delete.
         store
             .update(&[b.clone(), Key::Vote(7)], &mut |v| {
@@ -161,7 +167,7 @@ pub(crate) mod conformance {
                 Ok(())
             })
             .unwrap();
-        assert_eq!(store.read(&[b.clone()]).unwrap(), vec![None]);
+        assert_eq!(store.read(std::slice::from_ref(&b)).unwrap(), vec![None]);
         assert_eq!(store.users().unwrap(), vec!["a@example.org".to_string()]);
         assert_eq!(store.read(&[Key::Vote(7)]).unwrap(), vec![Some(vec![7])]);
     }

@@ -10,7 +10,7 @@ use redb::{
     ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition, TableError,
 };
 
-use super::{Key, SCHEMA_VERSION, Store, Values};
+use super::{Key, SCHEMA_VERSION, Store, Updater, Values};
 use crate::{Error, Result};
 
 /// Every record, by [`Key::name`].
@@ -123,11 +123,7 @@ impl Store for RedbStore {
             .collect()
     }
 
-    fn update(
-        &self,
-        keys: &[Key],
-        f: &mut dyn FnMut(&mut [Option<Vec<u8>>]) -> Result<()>,
-    ) -> Result<()> {
+    fn update(&self, keys: &[Key], f: &mut Updater<'_>) -> Result<()> {
         let p = &self.path;
         let names: Vec<String> = keys.iter().map(Key::name).collect();
         let txn = self.db.begin_write().map_err(|e| err(p, e))?;
@@ -142,12 +138,18 @@ impl Store for RedbStore {
                         .map(|v| v.value().to_vec()))
                 })
                 .collect::<Result<_>>()?;
+            let before = values.clone();
             // On error the transaction is dropped uncommitted: nothing is written.
             f(&mut values)?;
-            for (n, v) in names.iter().zip(values) {
+            for ((n, v), old) in names.iter().zip(values).zip(before) {
+                if v == old {
+                    continue;
+                }
                 match v {
                     Some(v) => {
-                        table.insert(n.as_str(), v.as_slice()).map_err(|e| err(p, e))?;
+                        table
+                            .insert(n.as_str(), v.as_slice())
+                            .map_err(|e| err(p, e))?;
                     }
                     None => {
                         table.remove(n.as_str()).map_err(|e| err(p, e))?;
