@@ -149,3 +149,22 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::SenderPattern;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text: no panic; a pattern that parses prints to a text that parses to itself
+        /// and matches what it matched.
+        #[test]
+        fn parse_print_round_trip(s in "\\PC{0,40}", addr in "[a-z]{1,5}@([a-z]{1,4}\\.){1,3}[a-z]{2,3}") {
+            if let Ok(p) = SenderPattern::parse(&s) {
+                let again = SenderPattern::parse(&p.to_string()).unwrap();
+                prop_assert_eq!(&again, &p);
+                prop_assert_eq!(again.matches(&addr), p.matches(&addr));
+            }
+        }
+    }
+}

@@ -338,3 +338,35 @@ mod tests {
         assert_eq!(o.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever bytes a store hands back, decoding gives a record or an error, never a panic.
+        #[test]
+        fn decoding_any_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode::<UserRecord>(b'U', "k", &bytes);
+            let _ = decode::<GlobalRecord>(b'G', "k", &bytes);
+            let _ = decode::<VoteRecord>(b'V', "k", &bytes);
+            let _ = decode::<Overlay>(b'O', "k", &bytes);
+        }
+
+        /// Overlay weights stay sorted, bounded and non-zero under any sequence of updates.
+        #[test]
+        fn overlay_invariants(steps in proptest::collection::vec((proptest::collection::vec(0u64..64, 0..20), -2.0f64..2.0), 0..30), max in 1usize..40) {
+            let mut o = Overlay::default();
+            for (tokens, delta) in &steps {
+                let mut t = tokens.clone();
+                t.sort_unstable();
+                t.dedup();
+                o.add(&t, *delta, max);
+                prop_assert!(o.len() <= max);
+                prop_assert!(o.entries.windows(2).all(|w| w[0].0 < w[1].0));
+                prop_assert!(o.entries.iter().all(|e| e.1 != 0));
+            }
+        }
+    }
+}
