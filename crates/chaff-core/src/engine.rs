@@ -513,7 +513,7 @@ impl Engine {
             };
             let keys = [
                 user_key,
-                Key::Vote(fingerprint),
+                Key::Vote(fingerprint % feedback::VOTE_SLOTS),
                 Key::GlobalOverlay,
                 Key::Global,
             ];

@@ -644,7 +644,7 @@ pub(crate) struct ReportInput<'a> {
     pub now: u64,
 }
 
-/// Applies a report to the values of `[User, Vote, GlobalOverlay, Global]` (in that order).
+/// Applies a report to the values of `[User, Vote slot, GlobalOverlay, Global]` (in that order).
 pub(crate) fn apply_report(
     values: &mut [Option<Vec<u8>>],
     keys: &[Key],
@@ -717,6 +717,13 @@ pub(crate) fn apply_report(
     if out.counted_globally {
         user.window_count += 1;
         let mut vote: VoteRecord = load(b'V', &keys[1], &values[1])?;
+        if vote.fingerprint != input.fingerprint {
+            // The slot held another message's tally: this message's starts afresh.
+            vote = VoteRecord {
+                fingerprint: input.fingerprint,
+                ..VoteRecord::default()
+            };
+        }
         let who = user_hash(input.user);
         vote.spam.retain(|&u| u != who);
         vote.ham.retain(|&u| u != who);

@@ -242,9 +242,16 @@ pub struct GlobalRecord {
     pub overlay_version: u64,
 }
 
+/// Vote slots: a message's tally lives in slot `fingerprint % VOTE_SLOTS`, so the votes
+/// kept stay bounded (a tally for a newer message takes over its slot) however many messages
+/// are ever reported.
+pub const VOTE_SLOTS: u128 = 1 << 20;
+
 /// The tally of reports about one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoteRecord {
+    /// The message's full fingerprint (the slot may have held another message before).
+    pub fingerprint: u128,
     /// Users (hashes of their addresses) who reported it as spam.
     pub spam: Vec<u64>,
     /// Users who reported it as not spam.
