@@ -51,7 +51,7 @@ pub use pattern::SenderPattern;
 pub use records::{
     GlobalRecord, MAX_GLOBAL_ENTRIES, MAX_GLOBAL_OVERLAY, MAX_LIST_ENTRIES, MAX_REMEMBERED_REPORTS,
     MAX_USER_OVERLAY, Overlay, RECORD_VERSION, ReportMark, SETTING_KEYS, Settings, UserRecord,
-    VoteRecord,
+    VOTE_SLOTS, VoteRecord,
 };
 pub(crate) use records::{decode, encode};
 
