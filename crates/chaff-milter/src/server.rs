@@ -219,6 +219,19 @@ impl Connection {
                     let classifier = self.classifier.load();
                     session.handle(cmd, &***classifier, &mut replies)?
                 };
+                // Count before replying, so whoever sees the reply sees the count.
+                match &event {
+                    Event::Message(outcome) => {
+                        self.stats.count_action(outcome.action);
+                        if outcome.error {
+                            self.stats.classify_errors.fetch_add(1, Relaxed);
+                        }
+                    }
+                    Event::Aborted => {
+                        self.stats.aborted.fetch_add(1, Relaxed);
+                    }
+                    Event::None | Event::Close => {}
+                }
                 if !replies.is_empty() {
                     wire.clear();
                     for r in replies.drain(..) {
@@ -233,19 +246,12 @@ impl Connection {
                 busy += took;
                 match event {
                     Event::None => {}
-                    Event::Message(outcome) => {
-                        self.stats.count_action(outcome.action);
-                        if outcome.error {
-                            self.stats.classify_errors.fetch_add(1, Relaxed);
-                        }
+                    Event::Message(_) => {
                         self.stats.eom.record(took);
                         self.stats.busy.record(busy);
                         busy = Duration::ZERO;
                     }
-                    Event::Aborted => {
-                        self.stats.aborted.fetch_add(1, Relaxed);
-                        busy = Duration::ZERO;
-                    }
+                    Event::Aborted => busy = Duration::ZERO,
                     Event::Close => return Ok(()),
                 }
             }
