@@ -418,11 +418,17 @@ impl Session {
                 }
             }
             if self.actions & action::ADD_HEADERS != 0 {
+                // With HEADER_LEADING_SPACE the MTA writes `Name:` + value as given.
+                let lead = if self.flags & flag::HEADER_LEADING_SPACE != 0 {
+                    " "
+                } else {
+                    ""
+                };
                 for (name, value) in &d.headers {
                     out.push(Reply::AddHeader {
                         name: name.to_string(),
                         // Postfix expects folded lines joined with bare LF.
-                        value: value.replace("\r\n", "\n"),
+                        value: format!("{lead}{}", value.replace("\r\n", "\n")),
                     });
                 }
             }

@@ -130,6 +130,10 @@ fn clean_message_through_every_callback_gets_headers_and_accept() {
     m.step(b'U', b"XYZZY\0", flag::NR_UNKNOWN);
     let replies = m.message("alice@example.org", &["bob@example.com"], "lunch", CLEAN_BODY);
     assert_eq!(final_code(&replies), b'a');
+    // No HEADER_LEADING_SPACE negotiated: the MTA adds the space itself.
+    for p in replies.iter().filter(|p| p.code == b'h') {
+        assert!(!p.strings(0)[1].starts_with(' '), "{p:?}");
+    }
     let h = added(&replies);
     let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
@@ -280,6 +284,10 @@ fn planted_verdict_headers_are_removed() {
             (1, "X-Chaff-Category".into(), String::new()),
         ]
     );
+    // HEADER_LEADING_SPACE was negotiated: added values carry their leading space.
+    for p in r.iter().filter(|p| p.code == b'h') {
+        assert!(p.strings(0)[1].starts_with(' '), "{p:?}");
+    }
     // Deletions come before the additions.
     let first_add = r.iter().position(|p| p.code == b'h').unwrap();
     assert!(r.iter().rposition(|p| p.code == b'm').unwrap() < first_add);

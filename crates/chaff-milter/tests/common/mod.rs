@@ -282,7 +282,8 @@ pub fn added(replies: &[Packet]) -> Vec<(String, String)> {
         .filter(|p| p.code == b'h')
         .map(|p| {
             let s = p.strings(0);
-            (s[0].clone(), s[1].clone())
+            // The milter asked for HEADER_LEADING_SPACE: values start with the space.
+            (s[0].clone(), s[1].strip_prefix(' ').unwrap_or(&s[1]).to_string())
         })
         .collect()
 }
