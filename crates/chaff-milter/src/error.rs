@@ -46,6 +46,7 @@ pub enum Error {
 }
 
 impl Error {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             what: what.into(),

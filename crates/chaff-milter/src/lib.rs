@@ -55,6 +55,7 @@ mod error;
 pub mod headers;
 pub mod policy;
 pub mod protocol;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod session;
 pub mod stats;
