@@ -208,6 +208,7 @@ impl Connection {
         loop {
             loop {
                 let t0 = Instant::now();
+                let cpu0 = thread_cpu_time();
                 let Some(cmd) = decoder.next_command()? else {
                     break;
                 };
@@ -219,6 +220,8 @@ impl Connection {
                     let classifier = self.classifier.load();
                     session.handle(cmd, &***classifier, &mut replies)?
                 };
+                // Same thread: no await since cpu0.
+                let cpu = thread_cpu_time().saturating_sub(cpu0);
                 // Count before replying, so whoever sees the reply sees the count.
                 match &event {
                     Event::Message(outcome) => {
@@ -248,6 +251,7 @@ impl Connection {
                     Event::None => {}
                     Event::Message(_) => {
                         self.stats.eom.record(took);
+                        self.stats.eom_cpu.record(cpu);
                         self.stats.busy.record(busy);
                         busy = Duration::ZERO;
                     }
@@ -272,4 +276,18 @@ impl Connection {
             decoder.extend(&buf[..n]);
         }
     }
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given; CLOCK_THREAD_CPUTIME_ID is
+    // supported on every Linux and BSD. On failure ts stays zero (a zero reading).
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+    }
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
