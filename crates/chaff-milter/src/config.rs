@@ -27,6 +27,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chaff_core::store::Store;
 use serde::Deserialize;
 
 use crate::classify::Classifier;
@@ -194,9 +195,18 @@ impl Config {
         }
     }
 
-    /// Builds the classifier: model, rules and store as configured. Called at start and on
-    /// SIGHUP (then an error keeps the running classifier).
-    pub fn build_classifier(&self) -> Result<Arc<dyn Classifier>> {
+    /// Opens the configured store (`None` without one: everyone gets the global verdict).
+    /// Opened once per process; reloads reuse it.
+    pub fn open_store(&self) -> Result<Option<Arc<dyn Store>>> {
+        match &self.store {
+            Some(spec) => Ok(Some(chaff_core::store::open(spec)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Builds the classifier: model and rules as configured, over `store`. Called at start and
+    /// on SIGHUP (then an error keeps the running classifier).
+    pub fn build_classifier(&self, store: Option<Arc<dyn Store>>) -> Result<Arc<dyn Classifier>> {
         let mut b = chaff_core::Engine::builder()
             .threshold(self.threshold)
             .default_rules(self.default_rules)
@@ -209,6 +219,9 @@ impl Config {
         }
         for r in &self.rules {
             b = b.rules_file(r);
+        }
+        if let Some(store) = store {
+            b = b.store(store);
         }
         Ok(Arc::new(b.build()?))
     }

@@ -4,7 +4,7 @@
 
 use chaff_core::Verdict;
 
-use crate::classify::RecipientVerdict;
+use crate::classify::UserVerdict;
 
 /// Names of the fields this milter writes. Copies already in an incoming message are removed
 /// first, so a sender cannot plant `X-Spam-Flag: NO` or a category.
@@ -63,7 +63,7 @@ pub fn verdict_headers(v: &Verdict, threshold: f64) -> Vec<(&'static str, String
 }
 
 /// `X-Chaff-Recipient` for one recipient: `<user> flag=YES score=9.7 category=spam action=reject`.
-pub fn recipient_header(r: &RecipientVerdict, action: &str) -> String {
+pub fn recipient_header(r: &UserVerdict, action: &str) -> String {
     format!(
         "<{}> flag={} score={:.1} category={} action={action}",
         sanitize(&r.user),

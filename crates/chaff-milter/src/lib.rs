@@ -5,7 +5,7 @@
 //! use chaff_milter::{config::Config, server};
 //! # async fn run() -> chaff_milter::Result<()> {
 //! let config = Config::default(); // inet:127.0.0.1:2592, embedded model, default actions
-//! let classifier = server::shared(config.build_classifier()?);
+//! let classifier = server::shared(config.build_classifier(config.open_store()?)?);
 //! let srv = server::Server::bind(&config.listen()?, config.session_settings(), classifier,
 //!                                config.max_packet).await?;
 //! srv.run(async { let _ = tokio::signal::ctrl_c().await; }, std::time::Duration::from_secs(30)).await

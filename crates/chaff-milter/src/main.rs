@@ -62,7 +62,8 @@ fn run(args: Args) -> chaff_milter::Result<()> {
     }
     let origin = args.config.clone().unwrap_or_default();
     config.check(&origin)?;
-    let classifier = server::shared(config.build_classifier()?);
+    let store = config.open_store()?;
+    let classifier = server::shared(config.build_classifier(store.clone())?);
     if args.check {
         info!("configuration and classifier OK");
         return Ok(());
@@ -96,8 +97,9 @@ fn run(args: Args) -> chaff_milter::Result<()> {
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
                 let c = reload_config.clone();
+                let store = store.clone();
                 // Building loads and checks files: keep it off the runtime's workers.
-                match tokio::task::spawn_blocking(move || c.build_classifier()).await {
+                match tokio::task::spawn_blocking(move || c.build_classifier(store)).await {
                     Ok(Ok(new)) => {
                         classifier.store(Arc::new(new));
                         info!("SIGHUP: model and rules reloaded");

@@ -10,7 +10,9 @@
 //! A message has one SMTP outcome for all its recipients, so with several recipients the
 //! **mildest** action among the non-trap recipients wins (accept < quarantine < reject): one
 //! user's block list never costs another user a message. Trap recipients are removed from the
-//! envelope (discard when every recipient is a trap). The `X-Spam-*` fields show the verdict
+//! envelope (discard when every recipient is a trap; note that chaff-core blocks the sender
+//! and client of mail to a trap for everyone at once, so the other recipients' verdicts
+//! usually make such a message spam anyway). The `X-Spam-*` fields show the verdict
 //! of the non-trap recipient with the lowest score (the same conservative choice); each
 //! recipient's own verdict is in an `X-Chaff-Recipient` field, which Sieve matches against the
 //! envelope recipient (see `examples/chaff.sieve`). Note that these fields name all recipients,
@@ -19,7 +21,7 @@
 
 use serde::Deserialize;
 
-use crate::classify::RecipientVerdict;
+use crate::classify::UserVerdict;
 use crate::headers;
 
 /// Action settings (the `[actions]` table of the configuration file).
@@ -139,7 +141,7 @@ pub struct Decision {
 }
 
 /// Whether the GTUBE rule fired for this verdict.
-fn gtube(r: &RecipientVerdict) -> bool {
+fn gtube(r: &UserVerdict) -> bool {
     r.verdict
         .explanation
         .as_ref()
@@ -147,7 +149,7 @@ fn gtube(r: &RecipientVerdict) -> bool {
 }
 
 /// The action one recipient's verdict calls for.
-pub fn recipient_action(s: &ActionSettings, r: &RecipientVerdict, authenticated: bool) -> Action {
+pub fn recipient_action(s: &ActionSettings, r: &UserVerdict, authenticated: bool) -> Action {
     let above = |t: Option<f64>| t.is_some_and(|t| r.verdict.score > t);
     if gtube(r) {
         Action::Reject
@@ -168,7 +170,7 @@ pub fn recipient_action(s: &ActionSettings, r: &RecipientVerdict, authenticated:
 /// empty gives accept without headers). `threshold` is the spam threshold for `required=`.
 pub fn decide(
     s: &ActionSettings,
-    verdicts: &[RecipientVerdict],
+    verdicts: &[UserVerdict],
     authenticated: bool,
     threshold: f64,
 ) -> Decision {
@@ -232,8 +234,8 @@ mod tests {
     use chaff_core::score::FiredRule;
     use chaff_core::{Category, Explanation, Verdict};
 
-    fn rv(user: &str, score: f64) -> RecipientVerdict {
-        RecipientVerdict {
+    fn rv(user: &str, score: f64) -> UserVerdict {
+        UserVerdict {
             user: user.into(),
             verdict: Verdict {
                 score,
@@ -247,6 +249,8 @@ mod tests {
             },
             spam_filter: true,
             trap: false,
+            folder: String::new(),
+            list_hit: None,
             degraded: false,
         }
     }

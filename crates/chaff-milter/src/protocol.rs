@@ -555,7 +555,7 @@ mod tests {
             o.extend_from_slice(&v.to_be_bytes());
         }
         d.extend(&packet(b'O', &o));
-        d.extend(&packet(b'D', b"C{client_addr}\0192.0.2.1\0j\0mx\0"));
+        d.extend(&packet(b'D', b"C{client_addr}\x00192.0.2.1\x00j\x00mx\x00"));
         d.extend(&packet(b'C', b"host.example\x004\x00\x19192.0.2.1\0"));
         d.extend(&packet(b'C', b"v6\x006\x00\x19IPv6:2001:db8::1\0"));
         d.extend(&packet(b'C', b"local\0L\0\0/run/x.sock\0"));

@@ -11,7 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chaff_core::feedback::UserList;
 use common::GTUBE;
+
+const USER_A: &str = "ann@example.com";
+const USER_B: &str = "ben@example.com";
+const OFFER: &str = "Hello Ann and Ben,\r\n\r\nour autumn catalogue is out: new boots, coats and \
+    scarves. Visit the shop this week.\r\n\r\nThe Shop team";
 
 fn shared_dir() -> PathBuf {
     std::env::var_os("CHAFF_SHARED")
@@ -177,9 +183,20 @@ fn postfix_end_to_end() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("milter.toml");
+    // User A blocks a sender (through chaff-core, as `chaff list block add` does).
+    let store_dir = tmp.path().join("store");
+    {
+        let store = chaff_core::store::open(store_dir.to_str().unwrap()).unwrap();
+        chaff_core::feedback::list_add(&*store, USER_A, UserList::Block, "news@shop.example")
+            .unwrap();
+    }
     std::fs::write(
         &config,
-        "stats_interval_secs = 0\ndrain_timeout_secs = 5\n[actions]\nreject_above = 0.99\n",
+        format!(
+            "store = {:?}\nstats_interval_secs = 0\ndrain_timeout_secs = 5\n\
+             [actions]\nreject_above = 0.99\n",
+            store_dir.to_str().unwrap()
+        ),
     )
     .unwrap();
     let pf = Postfix {
@@ -231,6 +248,35 @@ fn postfix_end_to_end() {
     assert!(out.contains("550 5.7.1"), "{out}");
     let (_, verdict) = pf.run(&["verdict", "e2e-gtube@example.org"], "tempfail");
     assert_eq!(verdict.trim(), "reject");
+
+    // A sender blocked by A: spam for A (rejected: the block outweighs everything, score
+    // above reject_above), not for B (delivered, X-Spam-Flag: NO).
+    let offer = |id: &str| message(id, "news@shop.example", USER_A, "Autumn catalogue", OFFER);
+    let (code, out) = pf.send(&offer("e2e-block-a@example.org"), "news@shop.example", USER_A);
+    assert_eq!(code, 5, "blocked for A: {out}");
+    assert!(out.contains("550 5.7.1"), "{out}");
+    let (code, out) = pf.send(&offer("e2e-block-b@example.org"), "news@shop.example", USER_B);
+    assert_eq!(code, 0, "not blocked for B: {out}");
+    let got = pf.delivered("e2e-block-b@example.org").expect("delivered to B");
+    assert_eq!(header(&got, "X-Spam-Flag"), Some("NO"), "{got}");
+    // Both in one transaction: the mildest action (deliver) and each one's verdict.
+    let (code, out) = pf.send(
+        &offer("e2e-block-ab@example.org"),
+        "news@shop.example",
+        &format!("{USER_A},{USER_B}"),
+    );
+    assert_eq!(code, 0, "{out}");
+    let got = pf.delivered("e2e-block-ab@example.org").expect("delivered");
+    assert_eq!(header(&got, "X-Spam-Flag"), Some("NO"), "{got}");
+    let per: Vec<&str> = got
+        .lines()
+        .filter_map(|l| l.strip_prefix("X-Chaff-Recipient: "))
+        .collect();
+    assert_eq!(per.len(), 2, "{got}");
+    assert!(per[0].starts_with(&format!("<{USER_A}> flag=YES ")), "{per:?}");
+    assert!(per[0].ends_with(" action=reject"), "{per:?}");
+    assert!(per[1].starts_with(&format!("<{USER_B}> flag=NO ")), "{per:?}");
+    assert!(header(&got, "X-Chaff-Explanation").is_some());
 
     // Milter stopped, milter_default_action = tempfail: the client is told 4xx (it keeps
     // the message and retries); nothing is accepted unfiltered, nothing lost.

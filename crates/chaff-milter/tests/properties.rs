@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chaff_milter::classify::{Classifier, Envelope, RecipientVerdict};
+use chaff_milter::classify::{Classifier, Envelope, UserVerdict};
 use chaff_milter::protocol::{Command, Decoder, Reply};
 use chaff_milter::session::{Event, Session, SessionSettings};
 use proptest::prelude::*;
@@ -17,11 +17,11 @@ impl Classifier for Flat {
         _: &Envelope,
         rcpts: &[String],
         msg: &[u8],
-    ) -> chaff_milter::Result<Vec<RecipientVerdict>> {
+    ) -> chaff_milter::Result<Vec<UserVerdict>> {
         let score = (msg.len() % 100) as f64 / 100.0;
         Ok(rcpts
             .iter()
-            .map(|u| RecipientVerdict {
+            .map(|u| UserVerdict {
                 user: u.clone(),
                 verdict: chaff_core::Verdict {
                     score,
@@ -31,6 +31,8 @@ impl Classifier for Flat {
                 },
                 spam_filter: true,
                 trap: u.starts_with("trap"),
+                folder: String::new(),
+                list_hit: None,
                 degraded: false,
             })
             .collect())

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use chaff_core::score::FiredRule;
 use chaff_core::{Category, Engine, Explanation, Verdict};
-use chaff_milter::classify::{Classifier, Envelope, RecipientVerdict};
+use chaff_milter::classify::{Classifier, Envelope, UserVerdict};
 use chaff_milter::policy::ActionSettings;
 use chaff_milter::protocol::{action, flag};
 use chaff_milter::session::SessionSettings;
@@ -36,6 +36,9 @@ fn settings() -> SessionSettings {
 const CLEAN_BODY: &str = "Hi Bob,\r\n\r\nare we still on for lunch on Thursday? I can book the \
     usual place at noon.\r\n\r\nCheers,\r\nAlice\r\n";
 
+/// What a classifier was asked: envelope, recipients, message.
+type Call = (Envelope, Vec<String>, Vec<u8>);
+
 /// Per-user scores; records what it was asked.
 #[derive(Default)]
 struct Scripted {
@@ -43,7 +46,7 @@ struct Scripted {
     traps: Vec<String>,
     filter_off: Vec<String>,
     panic: bool,
-    seen: Mutex<Vec<(Envelope, Vec<String>, Vec<u8>)>>,
+    seen: Mutex<Vec<Call>>,
 }
 
 impl Classifier for Scripted {
@@ -52,7 +55,7 @@ impl Classifier for Scripted {
         env: &Envelope,
         rcpts: &[String],
         msg: &[u8],
-    ) -> chaff_milter::Result<Vec<RecipientVerdict>> {
+    ) -> chaff_milter::Result<Vec<UserVerdict>> {
         assert!(!self.panic, "scripted panic");
         self.seen
             .lock()
@@ -62,7 +65,7 @@ impl Classifier for Scripted {
             .iter()
             .map(|u| {
                 let score = self.scores.get(u).copied().unwrap_or(0.1);
-                RecipientVerdict {
+                UserVerdict {
                     user: u.clone(),
                     verdict: Verdict {
                         score,
@@ -83,6 +86,8 @@ impl Classifier for Scripted {
                     },
                     spam_filter: !self.filter_off.contains(u),
                     trap: self.traps.contains(u),
+                    folder: String::new(),
+                    list_hit: None,
                     degraded: false,
                 }
             })
@@ -458,4 +463,38 @@ fn bad_input_ends_only_its_connection() {
     }
     still_serving(&srv);
     assert_eq!(srv.wait_connection_errors(errors), errors);
+}
+
+#[test]
+fn per_user_lists_settings_and_traps_from_the_store() {
+    use chaff_core::feedback::{self, UserList};
+    let store = Arc::new(chaff_core::store::MemoryStore::default());
+    feedback::list_add(&*store, "ann@example.com", UserList::Block, "@shop.example").unwrap();
+    feedback::set_setting(&*store, &["off@example.com"], "spam_filter", "off").unwrap();
+    feedback::list_add(&*store, "off@example.com", UserList::Block, "@shop.example").unwrap();
+    feedback::trap_add(&*store, "trap@example.com").unwrap();
+    let engine: Arc<dyn Classifier> =
+        Arc::new(Engine::builder().store(store.clone()).build().unwrap());
+    let srv = TestServer::start(engine, settings());
+    let mut m = Mta::ready(&srv.addr);
+    let body = "Our autumn catalogue is out: boots, coats and scarves.\r\n";
+    // Blocked by Ann: rejected for her alone.
+    let r = m.message("news@shop.example", &["ann@example.com"], "Catalogue", body);
+    assert_eq!(r[0].strings(0)[0], "550 5.7.1 Message rejected as spam");
+    let r = m.message("news@shop.example", &["ben@example.com"], "Catalogue", body);
+    assert_eq!(final_code(&r), b'a');
+    assert_eq!(header(&added(&r), "X-Spam-Flag"), Some("NO"));
+    // Filter off: the verdict still says spam in the headers, but no action.
+    let r = m.message("news@shop.example", &["off@example.com"], "Catalogue", body);
+    assert_eq!(final_code(&r), b'a');
+    assert_eq!(header(&added(&r), "X-Spam-Flag"), Some("YES"));
+    // Mail to a spam trap alone is discarded; chaff-core blocks its sender (and client)
+    // for everyone at once, so the same sender's next message is spam for Ben too, and a
+    // message to Ben and the trap together is rejected as a whole.
+    let r = m.message("x@else.example", &["trap@example.com"], "Hi", body);
+    assert_eq!(final_code(&r), b'd', "{r:?}");
+    let r = m.message("x@else.example", &["ben@example.com"], "Hi", body);
+    assert_eq!(final_code(&r), b'y', "{r:?}");
+    let r = m.message("x@else.example", &["ben@example.com", "trap@example.com"], "Hi", body);
+    assert_eq!(final_code(&r), b'y', "{r:?}");
 }
