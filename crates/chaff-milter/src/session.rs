@@ -131,6 +131,15 @@ impl Message {
     }
 }
 
+/// Recipients kept per message; Postfix allows 1,000 (`smtpd_recipient_limit`). More are
+/// ignored (logged), so a misbehaving client cannot grow a session without bound.
+pub const MAX_RECIPIENTS: usize = 10_000;
+
+/// Planted copies of one of our fields removed per message; a message with more keeps the rest
+/// (ours are added after them, and Sieve's `header :is` matches any copy, so they cannot
+/// hide a YES).
+const MAX_DELETIONS: u32 = 100;
+
 /// Stages whose macros belong to one message (cleared when it ends).
 const MESSAGE_STAGES: &[u8] = b"MRTLNBE";
 
@@ -249,8 +258,12 @@ impl Session {
             Command::Rcpt(args) => {
                 let msg = self.msg.get_or_insert_with(Message::default);
                 if let Some(raw) = args.into_iter().next() {
-                    let user = unbracket(&raw).to_string();
-                    msg.recipients.push((raw, user));
+                    if msg.recipients.len() < MAX_RECIPIENTS {
+                        let user = unbracket(&raw).to_string();
+                        msg.recipients.push((raw, user));
+                    } else if msg.recipients.len() == MAX_RECIPIENTS {
+                        warn!(max = MAX_RECIPIENTS, "too many recipients; the rest are not classified");
+                    }
                 }
                 reply_unless(self.flags, flag::NR_RCPT, out);
             }
@@ -408,7 +421,7 @@ impl Session {
             if self.actions & action::CHANGE_HEADERS != 0 {
                 // Remove planted copies of our fields, last first so indexes stay valid.
                 for (name, &n) in OWN_HEADERS.iter().zip(&msg.own_headers) {
-                    for index in (1..=n).rev() {
+                    for index in (1..=n.min(MAX_DELETIONS)).rev() {
                         out.push(Reply::ChangeHeader {
                             index,
                             name: name.to_string(),

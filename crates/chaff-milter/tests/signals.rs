@@ -142,3 +142,30 @@ fn check_flag_and_bad_config() {
     let out = run(&["--listen", "tcp:1", "--check"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn unix_socket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("milter.sock");
+    // A stale socket file from a previous run is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chaff-milter"))
+        .args(["--listen", &format!("unix:{}", sock.display())])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "not listening on {}", sock.display());
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let mut m = Mta::connect_unix(&sock);
+    m.negotiate(common::ALL_ACTIONS, common::ALL_FLAGS);
+    m.connect_info();
+    let r = m.message("a@example.org", &["b@example.com"], "test", common::GTUBE);
+    assert_eq!(r[0].strings(0)[0], "550 5.7.1 GTUBE test message rejected");
+    signal(&child, "-TERM");
+    drop(m);
+    assert!(child.wait().unwrap().success());
+    assert!(!sock.exists(), "socket file removed at exit");
+}

@@ -126,8 +126,26 @@ impl Packet {
     }
 }
 
+/// A connection to the milter: TCP or a unix socket.
+pub trait Conn: Read + Write + Send {
+    /// Half-closes the connection (no more bytes from us).
+    fn shutdown_write(&self);
+}
+
+impl Conn for TcpStream {
+    fn shutdown_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl Conn for std::os::unix::net::UnixStream {
+    fn shutdown_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
 pub struct Mta {
-    pub stream: TcpStream,
+    pub stream: Box<dyn Conn>,
     /// Flags the milter asked for.
     pub flags: u32,
     pub actions: u32,
@@ -140,7 +158,19 @@ impl Mta {
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         Mta {
-            stream,
+            stream: Box::new(stream),
+            flags: 0,
+            actions: 0,
+        }
+    }
+
+    pub fn connect_unix(path: &std::path::Path) -> Mta {
+        let stream = std::os::unix::net::UnixStream::connect(path).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        Mta {
+            stream: Box::new(stream),
             flags: 0,
             actions: 0,
         }
