@@ -1,6 +1,6 @@
 //! What the milter adds per message, without Postfix: a whole milter transaction (packets
 //! decoded, session, classification with explanation, decision, replies encoded) over corpus
-//! messages, next to classification alone. Messages: every 12th of
+//! messages, next to classification alone, with and without the explanation. Messages: every 12th of
 //! `../shared/corpora/spamassassin` (about 500, ham and spam; `CHAFF_CORPORA` overrides the
 //! folder). Without the corpus the bench says so and times nothing.
 
@@ -11,6 +11,36 @@ use chaff_milter::classify::Classifier;
 use chaff_milter::protocol::{Decoder, Reply};
 use chaff_milter::session::{Session, SessionSettings};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// Ham for everyone, no work.
+struct Nothing;
+
+impl Classifier for Nothing {
+    fn classify(
+        &self,
+        _: &chaff_milter::classify::Envelope,
+        rcpts: &[String],
+        _: &[u8],
+    ) -> chaff_milter::Result<Vec<chaff_milter::classify::UserVerdict>> {
+        Ok(rcpts
+            .iter()
+            .map(|u| chaff_milter::classify::UserVerdict {
+                user: u.clone(),
+                verdict: chaff_core::Verdict {
+                    score: 0.1,
+                    is_spam: false,
+                    category: chaff_core::Category::Personal,
+                    explanation: Some(Default::default()),
+                },
+                folder: String::new(),
+                spam_filter: true,
+                list_hit: None,
+                trap: false,
+                degraded: false,
+            })
+            .collect())
+    }
+}
 
 fn corpus() -> Option<Vec<Vec<u8>>> {
     let dir = std::env::var_os("CHAFF_CORPORA")
@@ -78,23 +108,28 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("milter");
     g.throughput(Throughput::Elements(messages.len() as u64));
     g.sample_size(10);
-    g.bench_function(format!("transaction/{}msgs/{}KiB", messages.len(), bytes / 1024), |b| {
+    let run = |classifier: &dyn Classifier| {
         let settings = Arc::new(SessionSettings::default());
-        b.iter(|| {
-            let mut session = Session::new(settings.clone());
-            let mut out = Vec::new();
-            let mut wire = Vec::new();
-            for s in &streams {
-                let mut d = Decoder::new(1 << 20);
-                d.extend(s);
-                while let Ok(Some(cmd)) = d.next_command() {
-                    out.clear();
-                    let _ = session.handle(cmd, &*engine, &mut out);
-                    wire.clear();
-                    out.iter().for_each(|r: &Reply| r.encode(&mut wire));
-                }
+        let mut session = Session::new(settings);
+        let mut out = Vec::new();
+        let mut wire = Vec::new();
+        for s in &streams {
+            let mut d = Decoder::new(1 << 20);
+            d.extend(s);
+            while let Ok(Some(cmd)) = d.next_command() {
+                out.clear();
+                let _ = session.handle(cmd, classifier, &mut out);
+                wire.clear();
+                out.iter().for_each(|r: &Reply| r.encode(&mut wire));
             }
-        })
+        }
+    };
+    g.bench_function(format!("transaction/{}msgs/{}KiB", messages.len(), bytes / 1024), |b| {
+        b.iter(|| run(&*engine))
+    });
+    // The protocol's own cost: the same transactions with a classifier that does nothing.
+    g.bench_function(format!("transaction_no_classifier/{}msgs", messages.len()), |b| {
+        b.iter(|| run(&Nothing))
     });
     g.bench_function(format!("classify_only/{}msgs", messages.len()), |b| {
         let users = vec!["user@example.com".to_string()];
@@ -102,6 +137,16 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for m in &messages {
                 let _ = engine.classify(&env, &users, m);
+            }
+        })
+    });
+    // What the explanation header costs: the same without explanations.
+    let core = chaff_core::Engine::builder().build().unwrap();
+    g.bench_function(format!("classify_unexplained/{}msgs", messages.len()), |b| {
+        let env = Default::default();
+        b.iter(|| {
+            for m in &messages {
+                let _ = core.classify_envelope(&env, &["user@example.com"], m, false);
             }
         })
     });
