@@ -15,8 +15,8 @@
 //! drain_timeout_secs = 30               # SIGTERM: wait this long for open sessions
 //!
 //! [actions]
-//! reject_above = 0.99                   # 550 5.7.1; remove the key to never reject
-//! quarantine_above = 0.9                # Postfix hold queue
+//! reject_above = 0.99                   # 550 5.7.1 above this; 1.0: never (GTUBE still is)
+//! quarantine_above = 0.9                # Postfix hold queue (default: never)
 //! reject_reply = "550 5.7.1 Message rejected as spam"
 //! discard_traps = true
 //! tempfail_on_error = false

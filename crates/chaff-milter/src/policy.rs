@@ -28,7 +28,8 @@ use crate::headers;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ActionSettings {
-    /// Reject with [`ActionSettings::reject_reply`] when a score is above this (`None`: never).
+    /// Reject with [`ActionSettings::reject_reply`] when a score is above this (`None`, or
+    /// 1.0 in a file: never; GTUBE is rejected whatever this says).
     pub reject_above: Option<f64>,
     /// Put in Postfix's hold queue when a score is above this (`None`: never).
     pub quarantine_above: Option<f64>,

@@ -298,8 +298,26 @@ fn postfix_end_to_end() {
     assert_eq!(code, 0, "{out}");
     let got = pf.delivered("e2e-down2@example.org").expect("delivered unfiltered");
     assert_eq!(header(&got, "X-Spam-Flag"), None);
-    // Milter back: filtering resumes on the next connection.
-    let _milter = Milter::start(pf.milter_port, &config);
+    // Milter back (quarantine instead of reject this time): filtering resumes on the next
+    // connection, and A's blocked sender goes to Postfix's hold queue.
+    let config2 = tmp.path().join("milter-quarantine.toml");
+    std::fs::write(
+        &config2,
+        format!(
+            "store = {:?}\nstats_interval_secs = 0\n[actions]\nreject_above = 1.0\nquarantine_above = 0.99\n",
+            store_dir.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (code, _) = pf.run(&["start"], "tempfail");
+    assert_eq!(code, 0);
+    let _milter = Milter::start(pf.milter_port, &config2);
+    let (code, out) = pf.send(&offer("e2e-hold@example.org"), "news@shop.example", USER_A);
+    assert_eq!(code, 0, "quarantined mail is accepted by SMTP: {out}");
+    let (_, verdict) = pf.run(&["verdict", "e2e-hold@example.org"], "tempfail");
+    assert_eq!(verdict.trim(), "hold");
+    let (_, held) = pf.run(&["held"], "tempfail");
+    assert_eq!(held.lines().count(), 1, "{held}");
     let (code, _) = pf.send(
         &message("e2e-back@example.org", "alice@example.org", "bob@example.com", "Lunch", LUNCH),
         "alice@example.org",
