@@ -45,7 +45,9 @@ impl Classifier for Nothing {
 fn corpus() -> Option<Vec<Vec<u8>>> {
     let dir = std::env::var_os("CHAFF_CORPORA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora")
+        })
         .join("spamassassin");
     let index = std::fs::read_to_string(dir.join("index.tsv")).ok()?;
     Some(
@@ -124,13 +126,15 @@ fn bench(c: &mut Criterion) {
             }
         }
     };
-    g.bench_function(format!("transaction/{}msgs/{}KiB", messages.len(), bytes / 1024), |b| {
-        b.iter(|| run(&*engine))
-    });
+    g.bench_function(
+        format!("transaction/{}msgs/{}KiB", messages.len(), bytes / 1024),
+        |b| b.iter(|| run(&*engine)),
+    );
     // The protocol's own cost: the same transactions with a classifier that does nothing.
-    g.bench_function(format!("transaction_no_classifier/{}msgs", messages.len()), |b| {
-        b.iter(|| run(&Nothing))
-    });
+    g.bench_function(
+        format!("transaction_no_classifier/{}msgs", messages.len()),
+        |b| b.iter(|| run(&Nothing)),
+    );
     g.bench_function(format!("classify_only/{}msgs", messages.len()), |b| {
         let users = vec!["user@example.com".to_string()];
         let env = Default::default();
@@ -142,14 +146,17 @@ fn bench(c: &mut Criterion) {
     });
     // What the explanation header costs: the same without explanations.
     let core = chaff_core::Engine::builder().build().unwrap();
-    g.bench_function(format!("classify_unexplained/{}msgs", messages.len()), |b| {
-        let env = Default::default();
-        b.iter(|| {
-            for m in &messages {
-                let _ = core.classify_envelope(&env, &["user@example.com"], m, false);
-            }
-        })
-    });
+    g.bench_function(
+        format!("classify_unexplained/{}msgs", messages.len()),
+        |b| {
+            let env = Default::default();
+            b.iter(|| {
+                for m in &messages {
+                    let _ = core.classify_envelope(&env, &["user@example.com"], m, false);
+                }
+            })
+        },
+    );
     g.finish();
 }
 

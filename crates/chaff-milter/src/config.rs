@@ -170,7 +170,10 @@ impl Config {
         };
         Listen::parse(&self.listen)?;
         if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            return Err(bad(format!("threshold = {} is not in (0, 1)", self.threshold)));
+            return Err(bad(format!(
+                "threshold = {} is not in (0, 1)",
+                self.threshold
+            )));
         }
         if self.max_packet < 65_536 + 1 {
             return Err(bad(format!(
@@ -281,7 +284,10 @@ tempfail_on_error = true
             Listen::parse("inet:[::1]:25").unwrap(),
             Listen::Inet("::1".into(), 25)
         );
-        assert_eq!(Listen::parse("inet:[::1]:25").unwrap().to_string(), "inet:[::1]:25");
+        assert_eq!(
+            Listen::parse("inet:[::1]:25").unwrap().to_string(),
+            "inet:[::1]:25"
+        );
         for bad in ["inet:host", "inet::25", "unix:", "inet:h:99999", "x"] {
             assert!(Listen::parse(bad).is_err(), "{bad}");
         }

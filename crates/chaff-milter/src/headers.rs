@@ -21,7 +21,9 @@ pub const OWN_HEADERS: [&str; 8] = [
 
 /// Index into [`OWN_HEADERS`] of a field name, ignoring case.
 pub fn own_header_index(name: &str) -> Option<usize> {
-    OWN_HEADERS.iter().position(|h| h.eq_ignore_ascii_case(name))
+    OWN_HEADERS
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// Chaff scores are in [0, 1]; SpamAssassin's are points with 5.0 as the usual threshold.
@@ -130,13 +132,20 @@ mod tests {
         assert_eq!(h[1], ("X-Spam-Score", "10.0".to_string()));
         assert_eq!(h[2], ("X-Spam-Level", "**********".to_string()));
         assert!(
-            h[3].1
-                .starts_with("Yes, score=10.0 required=5.0 tests=GTUBE autolearn=no version=chaff-"),
+            h[3].1.starts_with(
+                "Yes, score=10.0 required=5.0 tests=GTUBE autolearn=no version=chaff-"
+            ),
             "{}",
             h[3].1
         );
         assert_eq!(h[4], ("X-Chaff-Category", "spam".to_string()));
-        assert_eq!(h[5], ("X-Chaff-Explanation", "score=1.000 rules=GTUBE(+1000)".to_string()));
+        assert_eq!(
+            h[5],
+            (
+                "X-Chaff-Explanation",
+                "score=1.000 rules=GTUBE(+1000)".to_string()
+            )
+        );
 
         let ham = Verdict {
             score: 0.123,

@@ -104,7 +104,9 @@ fn run(args: Args) -> chaff_milter::Result<()> {
                         classifier.store(Arc::new(new));
                         info!("SIGHUP: model and rules reloaded");
                     }
-                    Ok(Err(e)) => error!(error = %e, "SIGHUP: reload failed, keeping the running classifier"),
+                    Ok(Err(e)) => {
+                        error!(error = %e, "SIGHUP: reload failed, keeping the running classifier")
+                    }
                     Err(e) => error!(error = %e, "SIGHUP: reload task failed"),
                 }
             }

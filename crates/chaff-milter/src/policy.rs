@@ -15,9 +15,9 @@
 //! usually make such a message spam anyway). The `X-Spam-*` fields show the verdict
 //! of the non-trap recipient with the lowest score (the same conservative choice); each
 //! recipient's own verdict is in an `X-Chaff-Recipient` field, which Sieve matches against the
-//! envelope recipient (see `examples/chaff.sieve`). Note that these fields name all recipients,
-//! Bcc recipients included, to every recipient; set `recipient_headers = false` to leave them
-//! out where that matters more.
+//! envelope recipient (see `examples/chaff.sieve`). Only recipients the message already names
+//! in its `To:` or `Cc:` fields get one: a Bcc recipient's address must not be shown to the
+//! others, so Bcc recipients get the shared (most conservative) verdict only.
 
 use serde::Deserialize;
 
@@ -44,7 +44,8 @@ pub struct ActionSettings {
     pub tempfail_on_error: bool,
     /// The SMTP reply for internal errors; must start with a 4xx code.
     pub tempfail_reply: String,
-    /// Add one `X-Chaff-Recipient` field per recipient to messages with several recipients.
+    /// Add one `X-Chaff-Recipient` field per visible (`To:` / `Cc:`) recipient to messages
+    /// with several recipients.
     pub recipient_headers: bool,
 }
 
@@ -149,6 +150,30 @@ fn gtube(r: &UserVerdict) -> bool {
         .is_some_and(|e| e.rules.iter().any(|f| f.id == "GTUBE"))
 }
 
+/// Whether `address` is named in a `To:` or `Cc:` field of the header section of `raw`
+/// (compared without case), i.e. the other recipients can already see it.
+pub fn named_in_to_or_cc(raw: &[u8], address: &str) -> bool {
+    if address.is_empty() {
+        return false;
+    }
+    let end = memchr::memmem::find(raw, b"\r\n\r\n")
+        .or_else(|| memchr::memmem::find(raw, b"\n\n"))
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let address = address.to_ascii_lowercase();
+    let mut in_field = false;
+    for line in head.lines() {
+        let continuation = line.starts_with([' ', '\t']);
+        if !continuation {
+            in_field = line.starts_with("to:") || line.starts_with("cc:");
+        }
+        if in_field && line.contains(&address) {
+            return true;
+        }
+    }
+    false
+}
+
 /// The action one recipient's verdict calls for.
 pub fn recipient_action(s: &ActionSettings, r: &UserVerdict, authenticated: bool) -> Action {
     let above = |t: Option<f64>| t.is_some_and(|t| r.verdict.score > t);
@@ -174,6 +199,7 @@ pub fn decide(
     verdicts: &[UserVerdict],
     authenticated: bool,
     threshold: f64,
+    visible: &dyn Fn(&str) -> bool,
 ) -> Decision {
     let actions: Vec<Action> = verdicts
         .iter()
@@ -190,19 +216,34 @@ pub fn decide(
     } else if real.is_empty() {
         Action::Discard
     } else {
-        real.iter().map(|&i| actions[i]).min().unwrap_or(Action::Accept)
+        real.iter()
+            .map(|&i| actions[i])
+            .min()
+            .unwrap_or(Action::Accept)
     };
     let shown = real
         .iter()
         .copied()
-        .min_by(|&a, &b| verdicts[a].verdict.score.total_cmp(&verdicts[b].verdict.score))
+        .min_by(|&a, &b| {
+            verdicts[a]
+                .verdict
+                .score
+                .total_cmp(&verdicts[b].verdict.score)
+        })
         .or(if verdicts.is_empty() { None } else { Some(0) });
     let mut headers = shown
         .map(|i| headers::verdict_headers(&verdicts[i].verdict, threshold))
         .unwrap_or_default();
     if s.recipient_headers && verdicts.len() > 1 {
-        for (r, a) in verdicts.iter().zip(&actions) {
-            headers.push(("X-Chaff-Recipient", headers::recipient_header(r, a.as_str())));
+        for (r, a) in verdicts
+            .iter()
+            .zip(&actions)
+            .filter(|(r, _)| visible(&r.user))
+        {
+            headers.push((
+                "X-Chaff-Recipient",
+                headers::recipient_header(r, a.as_str()),
+            ));
         }
     }
     let remove_recipients = if action == Action::Accept || action == Action::Quarantine {
@@ -274,7 +315,7 @@ mod tests {
             (0.95, Action::Quarantine),
             (0.96, Action::Reject),
         ] {
-            let d = decide(&s, &[rv("a@x", score)], false, 0.5);
+            let d = decide(&s, &[rv("a@x", score)], false, 0.5, &|_| true);
             assert_eq!(d.action, want, "score {score}");
             assert_eq!(d.reply.is_some(), want == Action::Reject);
             assert_eq!(d.headers.len(), 6, "single recipient: no X-Chaff-Recipient");
@@ -286,10 +327,13 @@ mod tests {
         let s = settings();
         let mut off = rv("a@x", 0.99);
         off.spam_filter = false;
-        let d = decide(&s, &[off], false, 0.5);
+        let d = decide(&s, &[off], false, 0.5, &|_| true);
         assert_eq!(d.action, Action::Accept);
         assert_eq!(d.headers[0], ("X-Spam-Flag", "YES".into()));
-        assert_eq!(decide(&s, &[rv("a@x", 0.99)], true, 0.5).action, Action::Accept);
+        assert_eq!(
+            decide(&s, &[rv("a@x", 0.99)], true, 0.5, &|_| true).action,
+            Action::Accept
+        );
     }
 
     #[test]
@@ -301,20 +345,30 @@ mod tests {
         };
         let mut g = rv("a@x", 1.0);
         g.spam_filter = false;
-        g.verdict.explanation.as_mut().unwrap().rules.push(FiredRule {
-            id: "GTUBE".into(),
-            weight: 1000.0,
-            category: Default::default(),
-        });
-        let d = decide(&s, &[rv("b@x", 0.1), g], true, 0.5);
+        g.verdict
+            .explanation
+            .as_mut()
+            .unwrap()
+            .rules
+            .push(FiredRule {
+                id: "GTUBE".into(),
+                weight: 1000.0,
+                category: Default::default(),
+            });
+        let d = decide(&s, &[rv("b@x", 0.1), g], true, 0.5, &|_| true);
         assert_eq!(d.action, Action::Reject);
-        assert_eq!(d.reply.as_deref(), Some("550 5.7.1 GTUBE test message rejected"));
+        assert_eq!(
+            d.reply.as_deref(),
+            Some("550 5.7.1 GTUBE test message rejected")
+        );
     }
 
     #[test]
     fn several_recipients_take_the_mildest_action() {
         let s = settings();
-        let d = decide(&s, &[rv("a@x", 0.99), rv("b@x", 0.2)], false, 0.5);
+        let d = decide(&s, &[rv("a@x", 0.99), rv("b@x", 0.2)], false, 0.5, &|_| {
+            true
+        });
         assert_eq!(d.action, Action::Accept);
         assert_eq!(d.shown, Some(1));
         assert_eq!(d.headers[0], ("X-Spam-Flag", "NO".into()));
@@ -331,7 +385,9 @@ mod tests {
                 "<b@x> flag=NO score=2.0 category=personal action=accept"
             ]
         );
-        let d = decide(&s, &[rv("a@x", 0.99), rv("b@x", 0.9)], false, 0.5);
+        let d = decide(&s, &[rv("a@x", 0.99), rv("b@x", 0.9)], false, 0.5, &|_| {
+            true
+        });
         assert_eq!(d.action, Action::Quarantine);
         let d = decide(
             &ActionSettings {
@@ -341,9 +397,39 @@ mod tests {
             &[rv("a@x", 0.99), rv("b@x", 0.97)],
             false,
             0.5,
+            &|_| true,
         );
         assert_eq!(d.action, Action::Reject);
         assert_eq!(d.headers.len(), 6);
+    }
+
+    #[test]
+    fn bcc_recipients_are_not_named() {
+        let raw =
+            b"From: x@y\r\nTo: Alice <a@x>,\r\n  Bob <B@X>\r\nSubject: Cc: c@x\r\n\r\nTo: d@x\r\n";
+        assert!(named_in_to_or_cc(raw, "a@x"));
+        assert!(named_in_to_or_cc(raw, "b@x"), "folded line, other case");
+        assert!(
+            !named_in_to_or_cc(raw, "c@x"),
+            "a subject is not a Cc field"
+        );
+        assert!(!named_in_to_or_cc(raw, "d@x"), "the body is not the header");
+        let visible = |u: &str| named_in_to_or_cc(raw, u);
+        let d = decide(
+            &settings(),
+            &[rv("a@x", 0.2), rv("d@x", 0.3)],
+            false,
+            0.5,
+            &visible,
+        );
+        let named: Vec<&String> = d
+            .headers
+            .iter()
+            .filter(|(n, _)| *n == "X-Chaff-Recipient")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(named.len(), 1);
+        assert!(named[0].starts_with("<a@x>"), "{named:?}");
     }
 
     #[test]
@@ -351,18 +437,21 @@ mod tests {
         let s = settings();
         let mut trap = rv("trap@x", 0.3);
         trap.trap = true;
-        let d = decide(&s, &[trap.clone(), rv("b@x", 0.2)], false, 0.5);
+        let d = decide(&s, &[trap.clone(), rv("b@x", 0.2)], false, 0.5, &|_| true);
         assert_eq!(d.action, Action::Accept);
         assert_eq!(d.remove_recipients, vec!["trap@x".to_string()]);
         assert_eq!(d.shown, Some(1));
-        let d = decide(&s, &[trap.clone()], false, 0.5);
+        let d = decide(&s, &[trap.clone()], false, 0.5, &|_| true);
         assert_eq!(d.action, Action::Discard);
         assert!(d.remove_recipients.is_empty());
         let keep = ActionSettings {
             discard_traps: false,
             ..settings()
         };
-        assert_eq!(decide(&keep, &[trap], false, 0.5).action, Action::Accept);
+        assert_eq!(
+            decide(&keep, &[trap], false, 0.5, &|_| true).action,
+            Action::Accept
+        );
     }
 
     #[test]

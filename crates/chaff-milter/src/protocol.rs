@@ -199,7 +199,8 @@ impl Command {
         let Some((&code, data)) = packet.split_first() else {
             return Err(Error::Protocol("empty packet".into()));
         };
-        let bad = |what: &str| Error::Protocol(format!("command '{}': {what}", code.escape_ascii()));
+        let bad =
+            |what: &str| Error::Protocol(format!("command '{}': {what}", code.escape_ascii()));
         Ok(match code {
             b'O' => {
                 if data.len() < 12 {
@@ -229,7 +230,9 @@ impl Command {
                 let address = match rest.split_first() {
                     Some((b'4' | b'6', rest)) if rest.len() >= 2 => {
                         let port = u16::from_be_bytes([rest[0], rest[1]]);
-                        let addr = cstring(&rest[2..]).map(|(a, _)| text(a)).unwrap_or_default();
+                        let addr = cstring(&rest[2..])
+                            .map(|(a, _)| text(a))
+                            .unwrap_or_default();
                         // IPv6 arrives as "IPv6:::1" from some MTAs.
                         let addr = addr.strip_prefix("IPv6:").unwrap_or(&addr);
                         match addr.parse() {
@@ -629,11 +632,7 @@ mod tests {
 
     #[test]
     fn packets_split_at_every_byte_decode_the_same() {
-        let stream = [
-            packet(b'H', b"helo.example\0"),
-            packet(b'B', &[7u8; 300]),
-        ]
-        .concat();
+        let stream = [packet(b'H', b"helo.example\0"), packet(b'B', &[7u8; 300])].concat();
         let mut d = Decoder::new(1024);
         let mut got = Vec::new();
         for b in &stream {

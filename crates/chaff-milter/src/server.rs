@@ -139,15 +139,16 @@ impl Server {
             }
         }
         let open = tasks.len();
-        info!(open, "shutting down: no new connections, draining open ones");
+        info!(
+            open,
+            "shutting down: no new connections, draining open ones"
+        );
         if let Listener::Unix(_, path) = &self.listener {
             let _ = std::fs::remove_file(path);
         }
         drop(self.listener);
-        let drained = tokio::time::timeout(drain, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             warn!(
                 left = tasks.len(),
@@ -267,7 +268,11 @@ impl Connection {
                 if session.in_message() || decoder.pending() > 0 {
                     return Err(Error::Protocol(format!(
                         "MTA disconnected mid-{} ({} bytes of a packet pending)",
-                        if session.in_message() { "message" } else { "packet" },
+                        if session.in_message() {
+                            "message"
+                        } else {
+                            "packet"
+                        },
                         decoder.pending()
                     )));
                 }
@@ -289,5 +294,8 @@ fn thread_cpu_time() -> Duration {
     unsafe {
         libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
     }
-    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }

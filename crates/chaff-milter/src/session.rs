@@ -209,7 +209,10 @@ impl Session {
                 }
                 self.flags = want & flags;
                 if self.actions & action::ADD_HEADERS == 0 {
-                    warn!(offered = actions, "MTA does not offer add-header: no verdict headers");
+                    warn!(
+                        offered = actions,
+                        "MTA does not offer add-header: no verdict headers"
+                    );
                 }
                 let macros = if self.actions & action::SET_SYMLIST != 0 {
                     vec![
@@ -262,7 +265,10 @@ impl Session {
                         let user = unbracket(&raw).to_string();
                         msg.recipients.push((raw, user));
                     } else if msg.recipients.len() == MAX_RECIPIENTS {
-                        warn!(max = MAX_RECIPIENTS, "too many recipients; the rest are not classified");
+                        warn!(
+                            max = MAX_RECIPIENTS,
+                            "too many recipients; the rest are not classified"
+                        );
                     }
                 }
                 reply_unless(self.flags, flag::NR_RCPT, out);
@@ -338,7 +344,9 @@ impl Session {
             client_ip: self.client_ip,
             helo: self.helo.clone(),
             mail_from: Some(msg.mail_from.clone()),
-            authenticated: self.macro_value("{auth_authen}").is_some_and(|a| !a.is_empty()),
+            authenticated: self
+                .macro_value("{auth_authen}")
+                .is_some_and(|a| !a.is_empty()),
         };
         // Postfix always has a recipient; a bare protocol client may not: classify for no one
         // in particular then (the global verdict).
@@ -360,7 +368,14 @@ impl Session {
         });
         let (decision, error) = match result {
             Ok(verdicts) if verdicts.len() == users.len() => {
-                let d = decide(s, &verdicts, envelope.authenticated, classifier.threshold());
+                let visible = |user: &str| crate::policy::named_in_to_or_cc(&msg.raw, user);
+                let d = decide(
+                    s,
+                    &verdicts,
+                    envelope.authenticated,
+                    classifier.threshold(),
+                    &visible,
+                );
                 if let Some(i) = d.shown {
                     let v = &verdicts[i];
                     info!(

@@ -12,7 +12,9 @@ fn miltertest_script_passes() {
         if std::env::var_os("CI").is_some() {
             panic!("CI must run the miltertest test, but miltertest is not installed");
         }
-        eprintln!("SKIPPED miltertest test: miltertest is not installed (apt-get install miltertest)");
+        eprintln!(
+            "SKIPPED miltertest test: miltertest is not installed (apt-get install miltertest)"
+        );
         return;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")

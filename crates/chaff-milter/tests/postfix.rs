@@ -34,7 +34,10 @@ fn harness() -> Result<PathBuf, String> {
     if !Path::new("/usr/sbin/postfix").exists() {
         return Err("Postfix is not installed (postfix-harness.sh install)".into());
     }
-    let uid = Command::new("id").arg("-u").output().map_err(|e| e.to_string())?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Err("the Postfix harness needs root".into());
     }
@@ -93,7 +96,9 @@ impl Postfix {
 
     /// Sends `message` and returns the harness's exit code (0 = 250, 4 = 4xx, 5 = 5xx).
     fn send(&self, message: &str, from: &str, to: &str) -> (i32, String) {
-        let path = self.dir.join(format!("msg-{}.eml", Instant::now().elapsed().as_nanos()));
+        let path = self
+            .dir
+            .join(format!("msg-{}.eml", Instant::now().elapsed().as_nanos()));
         std::fs::write(&path, message).unwrap();
         self.run(&["send", path.to_str().unwrap(), from, to], "tempfail")
     }
@@ -210,7 +215,13 @@ fn postfix_end_to_end() {
 
     // Clean mail is delivered, with the verdict headers.
     let (code, out) = pf.send(
-        &message("e2e-clean@example.org", "alice@example.org", "bob@example.com", "Lunch", LUNCH),
+        &message(
+            "e2e-clean@example.org",
+            "alice@example.org",
+            "bob@example.com",
+            "Lunch",
+            LUNCH,
+        ),
         "alice@example.org",
         "bob@example.com",
     );
@@ -231,8 +242,15 @@ fn postfix_end_to_end() {
         "Lunch",
         LUNCH,
     )
-    .replacen("Subject:", "X-Spam-Flag: YES\r\nX-Chaff-Category: forum\r\nSubject:", 1);
-    assert_eq!(pf.send(&planted, "alice@example.org", "bob@example.com").0, 0);
+    .replacen(
+        "Subject:",
+        "X-Spam-Flag: YES\r\nX-Chaff-Category: forum\r\nSubject:",
+        1,
+    );
+    assert_eq!(
+        pf.send(&planted, "alice@example.org", "bob@example.com").0,
+        0
+    );
     let got = pf.delivered("e2e-planted@example.org").expect("delivered");
     assert_eq!(got.matches("X-Spam-Flag:").count(), 1, "{got}");
     assert_eq!(header(&got, "X-Spam-Flag"), Some("NO"));
@@ -240,7 +258,13 @@ fn postfix_end_to_end() {
 
     // GTUBE gets 550 5.7.1 and is not delivered.
     let (code, out) = pf.send(
-        &message("e2e-gtube@example.org", "x@example.net", "bob@example.com", "test", GTUBE),
+        &message(
+            "e2e-gtube@example.org",
+            "x@example.net",
+            "bob@example.com",
+            "test",
+            GTUBE,
+        ),
         "x@example.net",
         "bob@example.com",
     );
@@ -252,16 +276,33 @@ fn postfix_end_to_end() {
     // A sender blocked by A: spam for A (rejected: the block outweighs everything, score
     // above reject_above), not for B (delivered, X-Spam-Flag: NO).
     let offer = |id: &str| message(id, "news@shop.example", USER_A, "Autumn catalogue", OFFER);
-    let (code, out) = pf.send(&offer("e2e-block-a@example.org"), "news@shop.example", USER_A);
+    let (code, out) = pf.send(
+        &offer("e2e-block-a@example.org"),
+        "news@shop.example",
+        USER_A,
+    );
     assert_eq!(code, 5, "blocked for A: {out}");
     assert!(out.contains("550 5.7.1"), "{out}");
-    let (code, out) = pf.send(&offer("e2e-block-b@example.org"), "news@shop.example", USER_B);
+    let (code, out) = pf.send(
+        &offer("e2e-block-b@example.org"),
+        "news@shop.example",
+        USER_B,
+    );
     assert_eq!(code, 0, "not blocked for B: {out}");
-    let got = pf.delivered("e2e-block-b@example.org").expect("delivered to B");
+    let got = pf
+        .delivered("e2e-block-b@example.org")
+        .expect("delivered to B");
     assert_eq!(header(&got, "X-Spam-Flag"), Some("NO"), "{got}");
     // Both in one transaction: the mildest action (deliver) and each one's verdict.
+    let to_both = format!("{USER_A}>, <{USER_B}");
     let (code, out) = pf.send(
-        &offer("e2e-block-ab@example.org"),
+        &message(
+            "e2e-block-ab@example.org",
+            "news@shop.example",
+            &to_both,
+            "Autumn catalogue",
+            OFFER,
+        ),
         "news@shop.example",
         &format!("{USER_A},{USER_B}"),
     );
@@ -273,16 +314,28 @@ fn postfix_end_to_end() {
         .filter_map(|l| l.strip_prefix("X-Chaff-Recipient: "))
         .collect();
     assert_eq!(per.len(), 2, "{got}");
-    assert!(per[0].starts_with(&format!("<{USER_A}> flag=YES ")), "{per:?}");
+    assert!(
+        per[0].starts_with(&format!("<{USER_A}> flag=YES ")),
+        "{per:?}"
+    );
     assert!(per[0].ends_with(" action=reject"), "{per:?}");
-    assert!(per[1].starts_with(&format!("<{USER_B}> flag=NO ")), "{per:?}");
+    assert!(
+        per[1].starts_with(&format!("<{USER_B}> flag=NO ")),
+        "{per:?}"
+    );
     assert!(header(&got, "X-Chaff-Explanation").is_some());
 
     // Milter stopped, milter_default_action = tempfail: the client is told 4xx (it keeps
     // the message and retries); nothing is accepted unfiltered, nothing lost.
     milter.stop();
     let (code, out) = pf.send(
-        &message("e2e-down1@example.org", "alice@example.org", "bob@example.com", "Lunch", LUNCH),
+        &message(
+            "e2e-down1@example.org",
+            "alice@example.org",
+            "bob@example.com",
+            "Lunch",
+            LUNCH,
+        ),
         "alice@example.org",
         "bob@example.com",
     );
@@ -291,12 +344,20 @@ fn postfix_end_to_end() {
     // milter_default_action = accept: delivered, without verdict headers.
     pf.start("accept");
     let (code, out) = pf.send(
-        &message("e2e-down2@example.org", "alice@example.org", "bob@example.com", "Lunch", LUNCH),
+        &message(
+            "e2e-down2@example.org",
+            "alice@example.org",
+            "bob@example.com",
+            "Lunch",
+            LUNCH,
+        ),
         "alice@example.org",
         "bob@example.com",
     );
     assert_eq!(code, 0, "{out}");
-    let got = pf.delivered("e2e-down2@example.org").expect("delivered unfiltered");
+    let got = pf
+        .delivered("e2e-down2@example.org")
+        .expect("delivered unfiltered");
     assert_eq!(header(&got, "X-Spam-Flag"), None);
     // Milter back (quarantine instead of reject this time): filtering resumes on the next
     // connection, and A's blocked sender goes to Postfix's hold queue.
@@ -319,7 +380,13 @@ fn postfix_end_to_end() {
     let (_, held) = pf.run(&["held"], "tempfail");
     assert_eq!(held.lines().count(), 1, "{held}");
     let (code, _) = pf.send(
-        &message("e2e-back@example.org", "alice@example.org", "bob@example.com", "Lunch", LUNCH),
+        &message(
+            "e2e-back@example.org",
+            "alice@example.org",
+            "bob@example.com",
+            "Lunch",
+            LUNCH,
+        ),
         "alice@example.org",
         "bob@example.com",
     );

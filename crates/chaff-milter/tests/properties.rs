@@ -56,14 +56,16 @@ fn valid_packet() -> impl Strategy<Value = Vec<u8>> {
             d.extend_from_slice(&f.to_be_bytes());
             packet(b'O', &d)
         }),
-        (text.clone(), text.clone()).prop_map(|(n, v)| {
-            packet(b'D', &[&b"M"[..], &n, &[0], &v, &[0]].concat())
-        }),
+        (text.clone(), text.clone())
+            .prop_map(|(n, v)| { packet(b'D', &[&b"M"[..], &n, &[0], &v, &[0]].concat()) }),
         text.clone()
             .prop_map(|h| packet(b'C', &[&h[..], b"\x004\x00\x19192.0.2.1\0"].concat())),
-        text.clone().prop_map(|h| packet(b'H', &[&h[..], &[0]].concat())),
-        text.clone().prop_map(|a| packet(b'M', &[b"<", &a[..], b">\0"].concat())),
-        text.clone().prop_map(|a| packet(b'R', &[b"<", &a[..], b">\0"].concat())),
+        text.clone()
+            .prop_map(|h| packet(b'H', &[&h[..], &[0]].concat())),
+        text.clone()
+            .prop_map(|a| packet(b'M', &[b"<", &a[..], b">\0"].concat())),
+        text.clone()
+            .prop_map(|a| packet(b'R', &[b"<", &a[..], b">\0"].concat())),
         Just(packet(b'T', b"")),
         (text.clone(), text.clone())
             .prop_map(|(n, v)| packet(b'L', &[&n[..], &[0], &v, &[0]].concat())),

@@ -133,7 +133,12 @@ fn clean_message_through_every_callback_gets_headers_and_accept() {
     m.negotiate(ALL_ACTIONS, 0);
     m.connect_info();
     m.step(b'U', b"XYZZY\0", flag::NR_UNKNOWN);
-    let replies = m.message("alice@example.org", &["bob@example.com"], "lunch", CLEAN_BODY);
+    let replies = m.message(
+        "alice@example.org",
+        &["bob@example.com"],
+        "lunch",
+        CLEAN_BODY,
+    );
     assert_eq!(final_code(&replies), b'a');
     // No HEADER_LEADING_SPACE negotiated: the MTA adds the space itself.
     for p in replies.iter().filter(|p| p.code == b'h') {
@@ -153,9 +158,17 @@ fn clean_message_through_every_callback_gets_headers_and_accept() {
         ]
     );
     assert_eq!(header(&h, "X-Spam-Flag"), Some("NO"));
-    assert!(header(&h, "X-Spam-Status").unwrap().starts_with("No, score="));
+    assert!(
+        header(&h, "X-Spam-Status")
+            .unwrap()
+            .starts_with("No, score=")
+    );
     assert_eq!(header(&h, "X-Chaff-Category"), Some("personal"));
-    assert!(header(&h, "X-Chaff-Explanation").unwrap().starts_with("score=0."));
+    assert!(
+        header(&h, "X-Chaff-Explanation")
+            .unwrap()
+            .starts_with("score=0.")
+    );
     m.send(b'Q', b"");
     assert_eq!(m.read(), None, "quit closes the connection");
     assert_eq!(srv.stats.accepted.load(Relaxed), 1);
@@ -166,7 +179,11 @@ fn gtube_is_rejected_with_550() {
     let srv = TestServer::start(engine(), settings());
     let mut m = Mta::ready(&srv.addr);
     let replies = m.message("x@example.net", &["bob@example.com"], "test", GTUBE);
-    assert_eq!(replies.len(), 1, "no header changes on a reject: {replies:?}");
+    assert_eq!(
+        replies.len(),
+        1,
+        "no header changes on a reject: {replies:?}"
+    );
     assert_eq!(replies[0].code, b'y');
     assert_eq!(
         replies[0].strings(0)[0],
@@ -230,7 +247,12 @@ fn abort_mid_message_then_reuse_the_connection() {
     m.envelope("x@example.net", &["bob@example.com"]);
     m.content(&[("Subject", " t")], GTUBE.as_bytes(), 10);
     m.send(b'A', b"");
-    let r = m.message("alice@example.org", &["bob@example.com"], "lunch", CLEAN_BODY);
+    let r = m.message(
+        "alice@example.org",
+        &["bob@example.com"],
+        "lunch",
+        CLEAN_BODY,
+    );
     assert_eq!(final_code(&r), b'a');
     assert_eq!(header(&added(&r), "X-Spam-Flag"), Some("NO"));
     // Several messages on one connection, alternating.
@@ -238,14 +260,28 @@ fn abort_mid_message_then_reuse_the_connection() {
         let r = if i % 2 == 0 {
             m.message("x@example.net", &["bob@example.com"], "t", GTUBE)
         } else {
-            m.message("alice@example.org", &["bob@example.com"], "lunch", CLEAN_BODY)
+            m.message(
+                "alice@example.org",
+                &["bob@example.com"],
+                "lunch",
+                CLEAN_BODY,
+            )
         };
-        assert_eq!(final_code(&r), if i % 2 == 0 { b'y' } else { b'a' }, "message {i}");
+        assert_eq!(
+            final_code(&r),
+            if i % 2 == 0 { b'y' } else { b'a' },
+            "message {i}"
+        );
     }
     // QUIT_NC: a new SMTP session on the same milter connection.
     m.send(b'K', b"");
     m.connect_info();
-    let r = m.message("alice@example.org", &["bob@example.com"], "lunch", CLEAN_BODY);
+    let r = m.message(
+        "alice@example.org",
+        &["bob@example.com"],
+        "lunch",
+        CLEAN_BODY,
+    );
     assert_eq!(final_code(&r), b'a');
     assert_eq!(srv.stats.aborted.load(Relaxed), 1);
     assert_eq!(srv.stats.rejected.load(Relaxed), 3);
@@ -307,7 +343,12 @@ fn recipients_that_disagree() {
     });
     let srv = TestServer::start(c.clone(), settings());
     let mut m = Mta::ready(&srv.addr);
-    let r = m.message("s@spam.example", &["a@x.org", "b@x.org", "trap@x.org"], "s", "x");
+    let r = m.message(
+        "s@spam.example",
+        &["a@x.org", "b@x.org", "trap@x.org"],
+        "s",
+        "x",
+    );
     assert_eq!(final_code(&r), b'a', "mildest action wins");
     let h = added(&r);
     assert_eq!(header(&h, "X-Spam-Flag"), Some("NO"));
@@ -336,6 +377,22 @@ fn recipients_that_disagree() {
     // Only a trap: discard.
     let r = m.message("s@spam.example", &["trap@x.org"], "s", "x");
     assert_eq!(final_code(&r), b'd');
+    // A Bcc recipient (not in To: or Cc:) is not named to the others.
+    let r = m.message_to(
+        "s@spam.example",
+        &["a@x.org", "b@x.org"],
+        " <a@x.org>",
+        "s",
+        "x",
+    );
+    let h = added(&r);
+    let per: Vec<&str> = h
+        .iter()
+        .filter(|(n, _)| n == "X-Chaff-Recipient")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(per.len(), 1, "{per:?}");
+    assert!(per[0].starts_with("<a@x.org> "), "{per:?}");
 }
 
 #[test]
@@ -357,7 +414,11 @@ fn quarantine_filter_off_and_authenticated() {
     assert!(codes.contains(&b'q'), "{codes:?}");
     let r = m.message("s@spam.example", &["off@x.org"], "s", "x");
     assert_eq!(final_code(&r), b'a');
-    assert_eq!(header(&added(&r), "X-Spam-Flag"), Some("YES"), "headers even with the filter off");
+    assert_eq!(
+        header(&added(&r), "X-Spam-Flag"),
+        Some("YES"),
+        "headers even with the filter off"
+    );
     // Authenticated submission of a "spammy" message: headers, no action.
     m.macros(b'M', &[("{auth_authen}", "someone")]);
     m.step(b'M', b"<someone@x.org>\0", flag::NR_MAIL);
@@ -404,7 +465,9 @@ fn swapping_the_classifier_applies_to_the_next_message() {
     let mut m = Mta::ready(&srv.addr);
     let r = m.message("a@x.org", &["b@x.org"], "s", "x");
     assert_ne!(header(&added(&r), "X-Chaff-Category"), Some("newsletter"));
-    srv.classifier.store(Arc::new(Arc::new(Scripted::default()) as Arc<dyn Classifier>));
+    srv.classifier.store(Arc::new(
+        Arc::new(Scripted::default()) as Arc<dyn Classifier>
+    ));
     let r = m.message("a@x.org", &["b@x.org"], "s", "x");
     assert_eq!(header(&added(&r), "X-Chaff-Category"), Some("newsletter"));
 }
@@ -412,7 +475,12 @@ fn swapping_the_classifier_applies_to_the_next_message() {
 /// After each bad input the server must still serve a full message on a new connection.
 fn still_serving(srv: &TestServer) {
     let mut m = Mta::ready(&srv.addr);
-    let r = m.message("alice@example.org", &["bob@example.com"], "lunch", CLEAN_BODY);
+    let r = m.message(
+        "alice@example.org",
+        &["bob@example.com"],
+        "lunch",
+        CLEAN_BODY,
+    );
     assert_eq!(final_code(&r), b'a');
 }
 
@@ -426,7 +494,11 @@ fn bad_input_ends_only_its_connection() {
         m.stream.shutdown_write();
         assert_eq!(m.read(), None, "{name}: the server closes the connection");
         errors += 1;
-        assert_eq!(srv.wait_connection_errors(errors), errors, "{name}: counted");
+        assert_eq!(
+            srv.wait_connection_errors(errors),
+            errors,
+            "{name}: counted"
+        );
         still_serving(srv);
     };
     bad(&srv, "unknown command", &|m| {
@@ -441,7 +513,9 @@ fn bad_input_ends_only_its_connection() {
     bad(&srv, "huge length", &|m| {
         m.stream.write_all(&[0xff, 0xff, 0xff, 0xff, b'B']).unwrap();
     });
-    bad(&srv, "zero length", &|m| m.stream.write_all(&[0, 0, 0, 0]).unwrap());
+    bad(&srv, "zero length", &|m| {
+        m.stream.write_all(&[0, 0, 0, 0]).unwrap()
+    });
     bad(&srv, "truncated packet", &|m| {
         m.negotiate(ALL_ACTIONS, ALL_FLAGS);
         m.stream.write_all(&[0, 0, 0, 50, b'L', b'S']).unwrap();
@@ -495,6 +569,11 @@ fn per_user_lists_settings_and_traps_from_the_store() {
     assert_eq!(final_code(&r), b'd', "{r:?}");
     let r = m.message("x@else.example", &["ben@example.com"], "Hi", body);
     assert_eq!(final_code(&r), b'y', "{r:?}");
-    let r = m.message("x@else.example", &["ben@example.com", "trap@example.com"], "Hi", body);
+    let r = m.message(
+        "x@else.example",
+        &["ben@example.com", "trap@example.com"],
+        "Hi",
+        body,
+    );
     assert_eq!(final_code(&r), b'y', "{r:?}");
 }

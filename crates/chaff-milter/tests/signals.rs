@@ -46,7 +46,12 @@ fn signal(child: &Child, sig: &str) {
 }
 
 fn tests_of(m: &mut Mta) -> String {
-    let r = m.message("a@example.org", &["b@example.com"], "hello", "see you tomorrow");
+    let r = m.message(
+        "a@example.org",
+        &["b@example.com"],
+        "hello",
+        "see you tomorrow",
+    );
     assert_eq!(final_code(&r), b'a');
     header(&added(&r), "X-Spam-Status").unwrap().to_string()
 }
@@ -59,7 +64,10 @@ fn sighup_reloads_rules_on_open_connections_and_sigterm_drains() {
     let config = tmp.path().join("milter.toml");
     std::fs::write(
         &config,
-        format!("rules = [{:?}]\nstats_interval_secs = 0\n", rules.to_str().unwrap()),
+        format!(
+            "rules = [{:?}]\nstats_interval_secs = 0\n",
+            rules.to_str().unwrap()
+        ),
     )
     .unwrap();
     let (mut child, addr) = start(&["--config", config.to_str().unwrap()]);
@@ -112,7 +120,12 @@ fn sighup_reloads_rules_on_open_connections_and_sigterm_drains() {
     };
     assert!(status.success());
     let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
     assert!(log.contains("reload failed"), "{log}");
     assert!(log.contains("rule BAD"), "{log}");
     assert!(
@@ -134,11 +147,18 @@ fn check_flag_and_bad_config() {
             .output()
             .unwrap()
     };
-    assert!(run(&["--config", good.to_str().unwrap(), "--check"]).status.success());
+    assert!(
+        run(&["--config", good.to_str().unwrap(), "--check"])
+            .status
+            .success()
+    );
     let out = run(&["--config", bad.to_str().unwrap(), "--check"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("reject_above"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("reject_above"),
+        "{err}"
+    );
     let out = run(&["--listen", "tcp:1", "--check"]);
     assert!(!out.status.success());
 }
@@ -156,7 +176,11 @@ fn unix_socket() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-        assert!(Instant::now() < deadline, "not listening on {}", sock.display());
+        assert!(
+            Instant::now() < deadline,
+            "not listening on {}",
+            sock.display()
+        );
         std::thread::sleep(Duration::from_millis(30));
     }
     let mut m = Mta::connect_unix(&sock);

@@ -26,7 +26,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(classifier: Arc<dyn Classifier>, settings: SessionSettings) -> TestServer {
-        Self::start_with(classifier, settings, chaff_milter::protocol::DEFAULT_MAX_PACKET)
+        Self::start_with(
+            classifier,
+            settings,
+            chaff_milter::protocol::DEFAULT_MAX_PACKET,
+        )
     }
 
     pub fn start_with(
@@ -233,7 +237,11 @@ impl Mta {
 
     pub fn connect_info(&mut self) {
         self.macros(b'C', &[("j", "mx.example"), ("{client_addr}", "192.0.2.7")]);
-        self.step(b'C', b"client.example\x004\x00\x19192.0.2.7\0", flag::NR_CONNECT);
+        self.step(
+            b'C',
+            b"client.example\x004\x00\x19192.0.2.7\0",
+            flag::NR_CONNECT,
+        );
         self.step(b'H', b"client.example\0", flag::NR_HELO);
     }
 
@@ -280,12 +288,31 @@ impl Mta {
     }
 
     /// A whole message on a negotiated connection; returns the end-of-message replies.
-    pub fn message(&mut self, from: &str, rcpts: &[&str], subject: &str, body: &str) -> Vec<Packet> {
+    /// A message to `rcpts`, all of them named in `To:`.
+    pub fn message(
+        &mut self,
+        from: &str,
+        rcpts: &[&str],
+        subject: &str,
+        body: &str,
+    ) -> Vec<Packet> {
+        self.message_to(from, rcpts, &to_field(rcpts), subject, body)
+    }
+
+    /// A message to `rcpts` whose `To:` field is `to` (leave recipients out for Bcc).
+    pub fn message_to(
+        &mut self,
+        from: &str,
+        rcpts: &[&str],
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Vec<Packet> {
         self.envelope(from, rcpts);
         self.content(
             &[
                 ("From", &format!(" <{from}>")),
-                ("To", &format!(" <{}>", rcpts.first().copied().unwrap_or("x@y"))),
+                ("To", to),
                 ("Subject", &format!(" {subject}")),
                 ("Message-ID", " <t1@example.org>"),
                 ("Date", " Fri, 27 Nov 2026 23:00:00 +0000"),
@@ -313,7 +340,10 @@ pub fn added(replies: &[Packet]) -> Vec<(String, String)> {
         .map(|p| {
             let s = p.strings(0);
             // The milter asked for HEADER_LEADING_SPACE: values start with the space.
-            (s[0].clone(), s[1].strip_prefix(' ').unwrap_or(&s[1]).to_string())
+            (
+                s[0].clone(),
+                s[1].strip_prefix(' ').unwrap_or(&s[1]).to_string(),
+            )
         })
         .collect()
 }
@@ -331,4 +361,13 @@ pub fn final_code(replies: &[Packet]) -> u8 {
 
 pub fn all_actions() -> u32 {
     action::ADD_HEADERS | action::CHANGE_HEADERS | action::QUARANTINE | action::DELETE_RCPT
+}
+
+/// A `To:` value naming every recipient (`x@y` when there is none).
+pub fn to_field(rcpts: &[&str]) -> String {
+    if rcpts.is_empty() {
+        return " <x@y>".to_string();
+    }
+    let list: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
+    format!(" {}", list.join(", "))
 }
