@@ -22,12 +22,16 @@
 
 mod memory;
 mod redb_store;
+#[cfg(feature = "redis")]
+mod redis_store;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
 pub use redb_store::RedbStore;
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisOptions, RedisStore};
 
 use crate::Result;
 
@@ -113,8 +117,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 }
 
 /// Opens the store named by `spec`: a directory (created if missing) holds the embedded store
-/// file `chaff.redb`.
+/// file `chaff.redb`; `redis://HOST:PORT[/DB][?OPTIONS]` is a Redis server shared by several
+/// nodes (feature `redis`, see `RedisStore::open`).
 pub fn open(spec: &str) -> Result<Arc<dyn Store>> {
+    #[cfg(feature = "redis")]
+    if spec.starts_with("redis://") {
+        return Ok(Arc::new(RedisStore::open(spec)?));
+    }
     if spec.starts_with("redis://") || spec.starts_with("rediss://") {
         return Err(crate::Error::Config {
             field: "store",
