@@ -289,7 +289,10 @@ impl Store for RedisStore {
                 return Err(inner.error("MGET returned the wrong number of values"));
             }
             let mut new = old.clone();
-            f(&mut new)?;
+            if let Err(e) = f(&mut new) {
+                inner.give_back(con);
+                return Err(e);
+            }
             let mut ops = String::with_capacity(names.len());
             let mut invocation = inner.script.prepare_invoke();
             for n in &names {
