@@ -127,7 +127,11 @@ pub fn open(spec: &str) -> Result<Arc<dyn Store>> {
     if spec.starts_with("redis://") || spec.starts_with("rediss://") {
         return Err(crate::Error::Config {
             field: "store",
-            reason: format!("{spec}: this build has no Redis store"),
+            reason: if cfg!(feature = "redis") {
+                "this build of the Redis store has no TLS: use redis://".to_string()
+            } else {
+                format!("{spec}: this build has no Redis store (cargo feature `redis`)")
+            },
         });
     }
     let dir = Path::new(spec);

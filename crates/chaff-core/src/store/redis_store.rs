@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use super::{Key, Store, Values};
+use super::{Key, Store, Updater, Values};
 use crate::{Error, Result};
 
 /// How long a failed connection attempt makes the store fail at once, without trying again.
@@ -261,11 +261,7 @@ impl Store for RedisStore {
         Ok(out)
     }
 
-    fn update(
-        &self,
-        keys: &[Key],
-        f: &mut dyn FnMut(&mut [Option<Vec<u8>>]) -> Result<()>,
-    ) -> Result<()> {
+    fn update(&self, keys: &[Key], f: &mut Updater<'_>) -> Result<()> {
         let inner = &self.inner;
         let names: Vec<String> = keys.iter().map(|k| inner.redis_key(k)).collect();
         for attempt in 1..=MAX_ATTEMPTS {
