@@ -20,13 +20,15 @@
 //!   the same atomic step. Durability is the server's: with `appendfsync always` Redis replies
 //!   only after the AOF write is fsynced; on open the store logs a warning when the server is
 //!   configured otherwise.
-//! - **Reads** are one `MGET` of the keys not in the cache. The cache holds values (and
-//!   absences) for at most `cache_ms`; a local update drops its keys at once, and a subscriber
-//!   thread drops keys named on the invalidation channel (`PREFIX invalidate`), so another node's
-//!   write is usually seen within milliseconds and at worst after `cache_ms`. While the
-//!   subscriber is not connected the cache is not used. Values of one cached read may have been
-//!   fetched by different `MGET`s (each a committed value, none older than `cache_ms`); with
-//!   `cache_ms=0` a read is one atomic `MGET`, a true snapshot.
+//! - **Reads** are one `MGET` of the keys not in the cache. The cache holds user records (and
+//!   their absence) for at most `cache_ms`; the global keys are always read from Redis (the
+//!   engine keeps its own copy of them for `global_ttl`, so caching them here would only add
+//!   staleness). A local update drops its keys at once, and a subscriber thread drops keys named
+//!   on the invalidation channel (`PREFIX invalidate`), so another node's write is usually seen
+//!   within milliseconds and at worst after `cache_ms`. While the subscriber is not connected
+//!   the cache is not used. Values of one cached read may have been fetched by different
+//!   `MGET`s (each a committed value, none older than `cache_ms`); with `cache_ms=0` a read is
+//!   one atomic `MGET`, a true snapshot.
 //! - **Failures** are quick: connections are made with `timeout_ms`, every command has that read
 //!   and write timeout, and after a failed connection attempt the store fails at once (without
 //!   trying) for [`RETRY_AFTER`], so a dead Redis costs a classification microseconds, not a
@@ -231,9 +233,9 @@ impl Store for RedisStore {
             let state = inner.cache.state.read().unwrap_or_else(|e| e.into_inner());
             generation = state.generation;
             let now = Instant::now();
-            for (i, n) in names.iter().enumerate() {
+            for (i, (k, n)) in keys.iter().zip(&names).enumerate() {
                 match state.map.get(n) {
-                    Some(e) if now < e.expires => out[i] = e.value.clone(),
+                    Some(e) if now < e.expires && cacheable(k) => out[i] = e.value.clone(),
                     _ => missing.push(i),
                 }
             }
@@ -253,7 +255,16 @@ impl Store for RedisStore {
             )));
         }
         if cached {
-            inner.cache.insert(generation, &fetch, &values);
+            let (names, values): (Vec<&str>, Values) = missing
+                .iter()
+                .zip(&fetch)
+                .zip(&values)
+                .filter(|((i, _), _)| cacheable(&keys[**i]))
+                .map(|((_, n), v)| (*n, v.clone()))
+                .unzip();
+            if !names.is_empty() {
+                inner.cache.insert(generation, &names, &values);
+            }
         }
         for (i, v) in missing.into_iter().zip(values) {
             out[i] = v;
@@ -518,6 +529,13 @@ impl Inner {
             Err(e) => tracing::debug!(store = %self.name, "cannot check durability: {e}"),
         }
     }
+}
+
+/// Whether reads of `key` may be served from the cache: user records only. The engine keeps
+/// its own copy of the installation-wide keys and reads them once per `global_ttl`, so caching
+/// them here would save nothing and only add staleness.
+fn cacheable(key: &Key) -> bool {
+    matches!(key, Key::User(_))
 }
 
 /// The per-process read cache.

@@ -186,6 +186,10 @@ fn another_nodes_write_is_seen_within_a_second() {
         seen < Duration::from_millis(500),
         "invalidation took {seen:?}"
     );
+    // Global keys are never cached: the engine keeps its own copy of them.
+    assert_eq!(b.read(&[Key::Global]).unwrap(), vec![None]);
+    server.command("SET chaff:{global}:global g");
+    assert_eq!(b.read(&[Key::Global]).unwrap(), vec![Some(b"g".to_vec())]);
     // Local writes are visible to the writer at once.
     b.update(&k, &mut |v| {
         v[0] = Some(b"mine".to_vec());
