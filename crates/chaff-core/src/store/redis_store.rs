@@ -223,6 +223,9 @@ impl RedisStore {
 
 impl Store for RedisStore {
     fn read(&self, keys: &[Key]) -> Result<Values> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let inner = &self.inner;
         let names: Vec<String> = keys.iter().map(|k| inner.redis_key(k)).collect();
         let cached = inner.subscribed.load(Ordering::Acquire) && !inner.cache.ttl.is_zero();
@@ -273,6 +276,9 @@ impl Store for RedisStore {
     }
 
     fn update(&self, keys: &[Key], f: &mut Updater<'_>) -> Result<()> {
+        if keys.is_empty() {
+            return f(&mut []);
+        }
         let inner = &self.inner;
         let names: Vec<String> = keys.iter().map(|k| inner.redis_key(k)).collect();
         for attempt in 1..=MAX_ATTEMPTS {
@@ -280,18 +286,8 @@ impl Store for RedisStore {
             // not (a lost reply leaves its outcome unknown), so it runs on the same connection
             // right after a successful read.
             let mut con = inner.connection()?;
-            let old: Values = match redis::cmd("MGET").arg(&names).query(&mut con) {
-                Ok(v) => v,
-                Err(e) if e.is_connection_dropped() || e.is_io_error() => {
-                    // A pooled connection to a restarted server: once more on a new one.
-                    con = inner.fresh_connection()?;
-                    redis::cmd("MGET")
-                        .arg(&names)
-                        .query(&mut con)
-                        .map_err(|e| inner.error(e))?
-                }
-                Err(e) => return Err(inner.error(e)),
-            };
+            let old: Values =
+                inner.retrying(&mut con, &mut |c| redis::cmd("MGET").arg(&names).query(c))?;
             if old.len() != names.len() {
                 return Err(inner.error("MGET returned the wrong number of values"));
             }
@@ -463,11 +459,9 @@ impl Inner {
                 Ok(c)
             }
             Err(e) => {
+                drop(down);
                 let why = format!("cannot connect: {e}");
-                if down.is_none() {
-                    tracing::warn!(store = %self.name, "{why}");
-                }
-                *down = Some((Instant::now() + RETRY_AFTER, why.clone()));
+                self.mark_down(why.clone());
                 Err(self.error(why))
             }
         }
@@ -486,20 +480,44 @@ impl Inner {
         mut cmd: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T> {
         let mut con = self.connection()?;
-        let result = match cmd(&mut con) {
-            Err(e) if e.is_connection_dropped() || e.is_io_error() => {
-                con = self.fresh_connection()?;
-                cmd(&mut con)
+        let v = self.retrying(&mut con, &mut cmd)?;
+        self.give_back(con);
+        Ok(v)
+    }
+
+    /// Runs a command that is safe to repeat on `con`. A pooled connection to a restarted
+    /// server fails on first use: then once more on a new connection. A timeout is not
+    /// repeated (the server is hung or unreachable) and makes the store fail at once for
+    /// [`RETRY_AFTER`], so a hung server costs one timeout, not one per classification.
+    fn retrying<T>(
+        &self,
+        con: &mut redis::Connection,
+        cmd: &mut impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T> {
+        let result = match cmd(con) {
+            Err(e) if !e.is_timeout() && (e.is_connection_dropped() || e.is_io_error()) => {
+                *con = self.fresh_connection()?;
+                cmd(con)
             }
             r => r,
         };
-        match result {
-            Ok(v) => {
-                self.give_back(con);
-                Ok(v)
+        result.map_err(|e| {
+            if e.is_timeout() {
+                let why = format!("no answer within {:?}: {e}", self.options.timeout);
+                self.mark_down(why.clone());
+                return self.error(why);
             }
-            Err(e) => Err(self.error(e)),
+            self.error(e)
+        })
+    }
+
+    /// Makes the store fail at once, without trying, for [`RETRY_AFTER`].
+    fn mark_down(&self, why: String) {
+        let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        if down.is_none() {
+            tracing::warn!(store = %self.name, "{why}");
         }
+        *down = Some((Instant::now() + RETRY_AFTER, why));
     }
 
     /// Warns when the server would lose acknowledged updates on a restart.

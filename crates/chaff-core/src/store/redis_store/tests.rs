@@ -287,8 +287,57 @@ fn a_server_that_never_answers_gives_a_timeout_not_a_hang() {
     let e = s.read(&[Key::Global]).unwrap_err();
     assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
     assert!(matches!(e, Error::Store { .. }), "{e}");
+    // One timeout, not one per call: the next calls fail at once for RETRY_AFTER.
+    let t0 = Instant::now();
+    for _ in 0..100 {
+        let e = s.read(&[Key::user("y@example.org")]).unwrap_err();
+        // The handshake or the command timed out; either way the store does not wait again.
+        assert!(e.to_string().contains("not retrying yet"), "{e}");
+    }
+    assert!(
+        t0.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        t0.elapsed()
+    );
     drop(s);
     held.join().unwrap();
+}
+
+#[test]
+fn a_hung_server_costs_one_timeout_then_fails_fast_until_it_answers() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let s = RedisStore::open(&format!("{}?timeout_ms=200&cache_ms=0", server.url())).unwrap();
+    let k = [Key::user("hung@example.org")];
+    s.update(&k, &mut |v| {
+        v[0] = Some(vec![1]);
+        Ok(())
+    })
+    .unwrap();
+    server.freeze(true);
+    let t0 = Instant::now();
+    let e = s.read(&k).unwrap_err();
+    let first = t0.elapsed();
+    assert!(e.to_string().contains("no answer within"), "{e}");
+    assert!(first < Duration::from_millis(600), "{first:?}");
+    let t0 = Instant::now();
+    for _ in 0..100 {
+        assert!(s.read(&k).is_err());
+        assert!(s.update(&k, &mut |_| Ok(())).is_err());
+    }
+    let rest = t0.elapsed();
+    assert!(rest < Duration::from_millis(150), "{rest:?}");
+    eprintln!("hung Redis: first read failed after {first:?}, 200 more calls took {rest:?}");
+    server.freeze(false);
+    let t0 = Instant::now();
+    loop {
+        match s.read(&k) {
+            Ok(v) => break assert_eq!(v[0], Some(vec![1])),
+            Err(e) => assert!(t0.elapsed() < Duration::from_secs(3), "no recovery: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -310,6 +359,20 @@ fn an_unreachable_server_fails_fast_on_use_not_on_open() {
         assert!(e.to_string().contains("cannot connect"), "{e}");
     }
     assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+}
+
+#[test]
+fn no_keys_is_no_round_trip() {
+    // Nothing listens: any command would fail.
+    let s = RedisStore::open("redis://127.0.0.1:1/0?cache_ms=0").unwrap();
+    assert_eq!(s.read(&[]).unwrap(), Vec::<Option<Vec<u8>>>::new());
+    let mut called = false;
+    s.update(&[], &mut |v| {
+        called = v.is_empty();
+        Ok(())
+    })
+    .unwrap();
+    assert!(called);
 }
 
 #[test]
