@@ -93,7 +93,8 @@ impl fmt::Display for Listen {
 pub struct Config {
     /// Listen address (`inet:HOST:PORT` or `unix:PATH`).
     pub listen: String,
-    /// The chaff-core store (per-user lists, weights, settings): a directory.
+    /// The chaff-core store (per-user lists, weights, settings): a directory, or
+    /// `redis://HOST:PORT[/DB]` shared by several milters (`docs/redis.md`).
     pub store: Option<String>,
     /// Spam model file (default: the embedded model).
     pub model: Option<PathBuf>,

@@ -22,7 +22,8 @@ struct Args {
     /// Listen address, overriding the file: inet:HOST:PORT or unix:PATH.
     #[arg(long)]
     listen: Option<String>,
-    /// chaff-core store directory (per-user lists and settings), overriding the file.
+    /// chaff-core store (per-user lists and settings), overriding the file: a directory, or
+    /// `redis://HOST:PORT[/DB]` for state shared by several milters.
     #[arg(long)]
     store: Option<String>,
     /// Check the configuration and load the model and rules, then exit.
