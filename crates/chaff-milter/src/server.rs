@@ -222,7 +222,7 @@ impl Connection {
                 let eom = matches!(cmd, Command::EndOfMessage(_));
                 let event = {
                     let classifier = self.classifier.load();
-                    let mut handle = || session.handle(cmd, &***classifier, &mut replies);
+                    let handle = || session.handle(cmd, &***classifier, &mut replies);
                     // End of message classifies, and with a server-backed store (Redis) it
                     // waits on the network: let the runtime move its other tasks off this
                     // worker meanwhile (same thread, so the CPU time below stays right).
