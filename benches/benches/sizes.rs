@@ -100,7 +100,13 @@ fn stages(c: &mut Criterion<Clock>) {
         g.bench_with_input(BenchmarkId::new("synthetic", label), &distinct, |b, d| {
             b.iter(|| {
                 for t in d {
-                    black_box(score::evaluate(&model, black_box(t), &params, &mut scratch, None));
+                    black_box(score::evaluate(
+                        &model,
+                        black_box(t),
+                        &params,
+                        &mut scratch,
+                        None,
+                    ));
                 }
             })
         });

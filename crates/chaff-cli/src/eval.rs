@@ -92,7 +92,8 @@ pub fn split(
     let threads = pool.current_num_threads();
     let bar = progress(test.len() as u64, "classifying");
     let t1 = Instant::now();
-    let scored: Vec<Result<(f64, Option<(f64, Vec<String>)>)>> = pool.install(|| {
+    type Scored = Result<(f64, Option<(f64, Vec<String>)>)>;
+    let scored: Vec<Scored> = pool.install(|| {
         test.par_iter()
             .map_init(
                 || (Vec::new(), Vec::new()),

@@ -13,7 +13,11 @@ fn path_with_bogofilter(dir: &Path) -> (PathBuf, bool) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("bogofilter")).find(|f| f.is_file()))
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("bogofilter"))
+                .find(|f| f.is_file())
+        })
         .unwrap_or_default();
     if let Some(b) = &found {
         std::os::unix::fs::symlink(b, bin.join("bogofilter")).unwrap();
@@ -41,14 +45,22 @@ fn table(report: &str) -> Vec<(String, Vec<String>)> {
 
 fn check_svg(path: &Path, series: usize) {
     let svg = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{}", path.display());
+    assert!(
+        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{}",
+        path.display()
+    );
     assert_eq!(svg.matches("<svg").count(), 1);
     assert!(
         svg.matches("<polyline").count() >= series,
         "{}: fewer than {series} curves",
         path.display()
     );
-    assert!(!svg.contains("NaN") && !svg.contains("inf"), "{}", path.display());
+    assert!(
+        !svg.contains("NaN") && !svg.contains("inf"),
+        "{}",
+        path.display()
+    );
 }
 
 fn compare(corpus: &Path, out: &Path, path: &Path, mode: &str) -> String {
@@ -58,7 +70,14 @@ fn compare(corpus: &Path, out: &Path, path: &Path, mode: &str) -> String {
         .arg(corpus)
         .arg("--out")
         .arg(out)
-        .args(["--mode", mode, "--peers", "bogofilter,spamprobe", "--jobs", "2"])
+        .args([
+            "--mode",
+            mode,
+            "--peers",
+            "bogofilter,spamprobe",
+            "--jobs",
+            "2",
+        ])
         .env("PATH", path)
         .output()
         .expect("run chaff compare");
@@ -95,7 +114,10 @@ fn split_and_incremental_reports_with_bogofilter_and_a_missing_peer() {
             assert_eq!(cells.len(), 9, "{name}: {cells:?}");
             let nums: Vec<f64> = cells
                 .iter()
-                .map(|c| c.parse::<f64>().unwrap_or_else(|_| panic!("{name}: {c:?} in {cells:?}")))
+                .map(|c| {
+                    c.parse::<f64>()
+                        .unwrap_or_else(|_| panic!("{name}: {c:?} in {cells:?}"))
+                })
                 .collect();
             // (1-ROCA)%, lam%, hm%, sm%, sm%@hm0.1% are percentages.
             for v in &nums[1..6] {
@@ -112,11 +134,20 @@ fn split_and_incremental_reports_with_bogofilter_and_a_missing_peer() {
         check_svg(&out.join("roc.svg"), names.len());
         if mode == "incremental" {
             check_svg(&out.join("learning.svg"), names.len());
-            assert_eq!(std::fs::read_to_string(out.join("order.tsv")).unwrap().lines().count(), 100);
+            assert_eq!(
+                std::fs::read_to_string(out.join("order.tsv"))
+                    .unwrap()
+                    .lines()
+                    .count(),
+                100
+            );
         } else {
             assert!(!out.join("learning.svg").exists());
             let train = std::fs::read_to_string(out.join("train.tsv")).unwrap();
-            assert_eq!(train.lines().filter(|l| l.starts_with("spam\t")).count(), 20);
+            assert_eq!(
+                train.lines().filter(|l| l.starts_with("spam\t")).count(),
+                20
+            );
             assert_eq!(train.lines().filter(|l| l.starts_with("ham\t")).count(), 30);
         }
     }

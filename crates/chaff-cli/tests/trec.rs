@@ -28,11 +28,19 @@ fn chaff(state: &Path, compact_every: usize, args: &[&std::ffi::OsStr]) -> Strin
 
 /// Replays the toolkit protocol over `order` (`(judgement, file)`); returns the result lines and
 /// the `(is spam, score)` pairs.
-fn replay(state: &Path, compact_every: usize, order: &[(String, std::path::PathBuf)]) -> (Vec<String>, Vec<(bool, f64)>) {
+fn replay(
+    state: &Path,
+    compact_every: usize,
+    order: &[(String, std::path::PathBuf)],
+) -> (Vec<String>, Vec<(bool, f64)>) {
     assert_eq!(chaff(state, compact_every, &["initialize".as_ref()]), "");
     let (mut results, mut scored) = (Vec::new(), Vec::new());
     for (judge, file) in order {
-        let line = chaff(state, compact_every, &["classify".as_ref(), file.as_os_str()]);
+        let line = chaff(
+            state,
+            compact_every,
+            &["classify".as_ref(), file.as_os_str()],
+        );
         // Exactly one line: class=spam|ham score=FLOAT tfile=*
         let fields: Vec<&str> = line.trim_end_matches('\n').split(' ').collect();
         assert_eq!(line.lines().count(), 1, "{line:?}");
@@ -47,7 +55,11 @@ fn replay(state: &Path, compact_every: usize, order: &[(String, std::path::PathB
             .parse()
             .expect("a number");
         assert!((0.0..=1.0).contains(&score));
-        assert_eq!(class == "spam", score > 0.5, "class follows the score: {line:?}");
+        assert_eq!(
+            class == "spam",
+            score > 0.5,
+            "class follows the score: {line:?}"
+        );
         let tfile = tfile.strip_prefix("tfile=").expect("tfile=");
         assert_eq!(tfile, "*");
         chaff(

@@ -149,10 +149,18 @@ pub fn run(args: CompareArgs) -> Result<()> {
     };
     eprintln!(
         "compare: {} mode, {} training and {} {} messages from {}",
-        if args.mode == Mode::Split { "split" } else { "incremental" },
+        if args.mode == Mode::Split {
+            "split"
+        } else {
+            "incremental"
+        },
         train.len(),
         test.len(),
-        if args.mode == Mode::Split { "test" } else { "ordered" },
+        if args.mode == Mode::Split {
+            "test"
+        } else {
+            "ordered"
+        },
         args.corpus.display()
     );
 
@@ -258,7 +266,10 @@ fn run_chaff(
         Mode::Incremental => eval::incremental(test, &config, false)?,
     };
     let (train, classify_secs) = match args.mode {
-        Mode::Split => (Some((run.train_secs, run.train_messages)), run.classify_secs),
+        Mode::Split => (
+            Some((run.train_secs, run.train_messages)),
+            run.classify_secs,
+        ),
         Mode::Incremental => (None, run.train_secs),
     };
     Ok(RunResult {
@@ -281,8 +292,7 @@ fn run_peer(
 ) -> Result<Vec<RunResult>> {
     let work = args.out.join("work").join(peer.name());
     if work.exists() {
-        std::fs::remove_dir_all(&work)
-            .with_context(|| format!("clearing {}", work.display()))?;
+        std::fs::remove_dir_all(&work).with_context(|| format!("clearing {}", work.display()))?;
     }
     std::fs::create_dir_all(&work)?;
     let work = std::path::absolute(&work)?;

@@ -71,7 +71,9 @@ pub fn roc(path: &Path, results: &[RunResult]) -> Result<()> {
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(err)?
             .label(r.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -104,7 +106,12 @@ pub fn learning_points(r: &RunResult) -> Vec<(f64, f64)> {
 /// seen.
 pub fn learning(path: &Path, results: &[RunResult]) -> Result<()> {
     let curves: Vec<Vec<(f64, f64)>> = results.iter().map(learning_points).collect();
-    let n = results.iter().map(|r| r.rows.len()).max().unwrap_or(1).max(1) as f64;
+    let n = results
+        .iter()
+        .map(|r| r.rows.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
     // The first few messages give rates up to 1,000; scale to what the curves do after 5 %.
     let y_max = curves
         .iter()
@@ -135,7 +142,9 @@ pub fn learning(path: &Path, results: &[RunResult]) -> Result<()> {
             .draw_series(LineSeries::new(clipped, color.stroke_width(2)))
             .map_err(err)?
             .label(r.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()

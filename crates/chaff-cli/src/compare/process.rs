@@ -135,8 +135,18 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, meter: &Meter) -> Result<Out
             v
         })
     };
-    let out = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let (status, maxrss_kb) = wait4(&child).with_context(|| format!("waiting for {what}"))?;
     meter.record_client(maxrss_kb * 1024);
     if let Some(w) = writer {
@@ -152,7 +162,12 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, meter: &Meter) -> Result<Out
 }
 
 /// [`run`], failing unless the exit code is one of `ok`.
-pub fn run_ok(cmd: &mut Command, stdin: Option<&[u8]>, meter: &Meter, ok: &[i32]) -> Result<Output> {
+pub fn run_ok(
+    cmd: &mut Command,
+    stdin: Option<&[u8]>,
+    meter: &Meter,
+    ok: &[i32],
+) -> Result<Output> {
     let what = format!("{cmd:?}");
     let out = run(cmd, stdin, meter)?;
     match out.status.code() {
@@ -174,10 +189,7 @@ fn wait4(child: &Child) -> std::io::Result<(ExitStatus, u64)> {
         // SAFETY: `pid` is our own unreaped child; both pointers are valid for writes.
         let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         if r == pid {
-            return Ok((
-                ExitStatus::from_raw(status),
-                usage.ru_maxrss.max(0) as u64,
-            ));
+            return Ok((ExitStatus::from_raw(status), usage.ru_maxrss.max(0) as u64));
         }
         let e = std::io::Error::last_os_error();
         if e.kind() != std::io::ErrorKind::Interrupted {
@@ -196,7 +208,8 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `cmd` with its output going to `log`.
     pub fn start(name: &str, cmd: &mut Command, log: &Path) -> Result<Daemon> {
-        let f = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let f =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let child = cmd
             .stdin(Stdio::null())
             .stdout(f.try_clone()?)

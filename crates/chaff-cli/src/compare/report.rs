@@ -15,7 +15,9 @@ fn rate(n: usize, secs: f64) -> String {
 }
 
 fn mib(bytes: Option<u64>) -> String {
-    bytes.map_or("–".into(), |b| format!("{:.0}", b as f64 / (1024.0 * 1024.0)))
+    bytes.map_or("–".into(), |b| {
+        format!("{:.0}", b as f64 / (1024.0 * 1024.0))
+    })
 }
 
 /// Errors at the natural threshold (misclassified messages).
@@ -39,7 +41,8 @@ pub fn markdown(info: &RunInfo, results: &[RunResult]) -> String {
             info.seed,
             info.n_train,
             info.n_test,
-            info.limit.map_or(String::new(), |n| format!(" (--limit {n})"))
+            info.limit
+                .map_or(String::new(), |n| format!(" (--limit {n})"))
         );
     } else {
         let _ = writeln!(
@@ -66,11 +69,7 @@ pub fn markdown(info: &RunInfo, results: &[RunResult]) -> String {
         let f = metrics::figures(&scored, r.threshold);
         let speed = if split {
             let (ts, tn) = r.train.unwrap_or((0.0, 0));
-            format!(
-                "{} | {}",
-                rate(tn, ts),
-                rate(r.rows.len(), r.classify_secs)
-            )
+            format!("{} | {}", rate(tn, ts), rate(r.rows.len(), r.classify_secs))
         } else {
             format!("{} | {}", errors(r), rate(r.rows.len(), r.classify_secs))
         };

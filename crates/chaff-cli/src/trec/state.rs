@@ -207,7 +207,10 @@ mod tests {
     #[test]
     fn records_round_trip_and_torn_ones_are_refused() {
         let r = encode(true, -20971, &[1, 2, u64::MAX]);
-        assert_eq!(decode(&r), Some((true, -20971, vec![1, 2, u64::MAX], r.len())));
+        assert_eq!(
+            decode(&r),
+            Some((true, -20971, vec![1, 2, u64::MAX], r.len()))
+        );
         assert_eq!(decode(&r[..r.len() - 1]), None);
         let mut bad = r.clone();
         bad[10] ^= 1;

@@ -6,16 +6,62 @@
 use std::path::Path;
 
 const HAM: &[&str] = &[
-    "meeting", "tomorrow", "project", "review", "draft", "lunch", "kids", "weekend", "patch",
-    "release", "notes", "agenda", "thanks", "family", "photos", "garden", "budget", "slides",
-    "deadline", "colleague", "dinner", "train", "schedule", "report", "holiday",
+    "meeting",
+    "tomorrow",
+    "project",
+    "review",
+    "draft",
+    "lunch",
+    "kids",
+    "weekend",
+    "patch",
+    "release",
+    "notes",
+    "agenda",
+    "thanks",
+    "family",
+    "photos",
+    "garden",
+    "budget",
+    "slides",
+    "deadline",
+    "colleague",
+    "dinner",
+    "train",
+    "schedule",
+    "report",
+    "holiday",
 ];
 const SPAM: &[&str] = &[
-    "viagra", "winner", "prize", "casino", "cheap", "offer", "million", "bitcoin", "loan",
-    "urgent", "verify", "account", "pills", "discount", "claim", "lottery", "investment",
-    "guaranteed", "unsubscribe", "click", "free", "bonus", "exclusive", "limited", "cash",
+    "viagra",
+    "winner",
+    "prize",
+    "casino",
+    "cheap",
+    "offer",
+    "million",
+    "bitcoin",
+    "loan",
+    "urgent",
+    "verify",
+    "account",
+    "pills",
+    "discount",
+    "claim",
+    "lottery",
+    "investment",
+    "guaranteed",
+    "unsubscribe",
+    "click",
+    "free",
+    "bonus",
+    "exclusive",
+    "limited",
+    "cash",
 ];
-const COMMON: &[&str] = &["the", "and", "you", "for", "this", "with", "please", "today", "new", "here"];
+const COMMON: &[&str] = &[
+    "the", "and", "you", "for", "this", "with", "please", "today", "new", "here",
+];
 
 struct Lcg(u64);
 impl Lcg {
@@ -38,7 +84,10 @@ pub fn message(spam: bool, i: usize, seed: u64) -> String {
     let from = if spam {
         format!("promo{}@deals{}.example", r.next() % 50, r.next() % 7)
     } else {
-        format!("{}@corp.example", r.pick(&["ann", "bob", "eve", "joe", "kim"]))
+        format!(
+            "{}@corp.example",
+            r.pick(&["ann", "bob", "eve", "joe", "kim"])
+        )
     };
     let subject: Vec<&str> = (0..4).map(|_| r.pick(own)).collect();
     let mut body = Vec::new();
@@ -80,7 +129,13 @@ pub fn auc(scored: &[(bool, f64)]) -> f64 {
         let _ = s;
         for (_, y) in scored.iter().filter(|p| !p.0) {
             pairs += 1.0;
-            wins += if x > y { 1.0 } else if x == y { 0.5 } else { 0.0 };
+            wins += if x > y {
+                1.0
+            } else if x == y {
+                0.5
+            } else {
+                0.0
+            };
         }
     }
     wins / pairs

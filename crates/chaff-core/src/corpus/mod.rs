@@ -10,7 +10,7 @@ mod python_random;
 mod split;
 
 pub use python_random::PythonRandom;
-pub use split::{python_shuffle, stratified_split, write_index};
+pub use split::{Split, python_shuffle, stratified_split, write_index};
 
 /// One labelled message of an index.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,9 @@ use std::path::Path;
 use super::{IndexEntry, PythonRandom};
 use crate::{Error, Result};
 
+/// A training list and a test list of labelled items (`true`: spam).
+pub type Split<T> = (Vec<(T, bool)>, Vec<(T, bool)>);
+
 /// `peerlib.py split CORPUS FRACTION SEED`: per label, ham then spam, the messages of that label
 /// in index order are shuffled with one `random.Random(seed)` and the first
 /// `round(fraction · n)` (Python's round: ties to even) go to training, the rest to the test set;
@@ -19,11 +22,7 @@ use crate::{Error, Result};
 /// // 5 ham and 5 spam: round(2.5) = 2 of each train.
 /// assert_eq!((train.len(), test.len()), (4, 6));
 /// ```
-pub fn stratified_split<T: Clone>(
-    items: &[(T, bool)],
-    train_fraction: f64,
-    seed: u64,
-) -> (Vec<(T, bool)>, Vec<(T, bool)>) {
+pub fn stratified_split<T: Clone>(items: &[(T, bool)], train_fraction: f64, seed: u64) -> Split<T> {
     let mut rng = PythonRandom::new(seed);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for spam in [false, true] {

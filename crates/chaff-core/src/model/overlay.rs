@@ -137,7 +137,9 @@ mod tests {
         let msgs: Vec<(Vec<u64>, bool)> = (0..300u64)
             .map(|i| {
                 let spam = i % 3 == 0;
-                let toks = (0..20).map(|k| 1 + (i * 7 + k * 13) % 97 + spam as u64 * 50).collect();
+                let toks = (0..20)
+                    .map(|k| 1 + (i * 7 + k * 13) % 97 + spam as u64 * 50)
+                    .collect();
                 (toks, spam)
             })
             .collect();

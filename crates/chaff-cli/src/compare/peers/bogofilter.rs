@@ -39,7 +39,10 @@ impl Peer for Bogofilter {
         if which("bogofilter") {
             Ok(())
         } else {
-            Err("bogofilter not installed (Debian: apt-get install bogofilter bogofilter-bdb)".into())
+            Err(
+                "bogofilter not installed (Debian: apt-get install bogofilter bogofilter-bdb)"
+                    .into(),
+            )
         }
     }
     fn start(&mut self, ctx: &Ctx) -> Result<()> {
@@ -91,7 +94,12 @@ impl Peer for Bogofilter {
             .and_then(|l| number(l, 1))
             .unwrap_or(0.5);
         let flag = if msg.spam { "-s" } else { "-n" };
-        run_ok(self.cmd().args([flag, "-I"]).arg(&msg.path), None, ctx.meter, &[0])?;
+        run_ok(
+            self.cmd().args([flag, "-I"]).arg(&msg.path),
+            None,
+            ctx.meter,
+            &[0],
+        )?;
         Ok(vec![score])
     }
 }

@@ -106,7 +106,11 @@ impl Peer for Crm114 {
     }
     fn step(&mut self, ctx: &Ctx, msg: &Msg) -> Result<Vec<f64>> {
         let s = self.score(ctx, msg)?;
-        self.learn(ctx, if msg.spam { "spam" } else { "ham" }, &Self::head(msg)?)?;
+        self.learn(
+            ctx,
+            if msg.spam { "spam" } else { "ham" },
+            &Self::head(msg)?,
+        )?;
         Ok(vec![s])
     }
 }

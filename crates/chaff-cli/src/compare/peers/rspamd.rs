@@ -22,14 +22,41 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use super::{Ctx, Msg, Peer, arg_chunks};
-use crate::compare::process::{Daemon, free_ports, open_permissions, run, run_ok, wait_port, which};
+use crate::compare::process::{
+    Daemon, free_ports, open_permissions, run, run_ok, wait_port, which,
+};
 
 /// Modules that reach the network or keep redis state other than Bayes.
 const DISABLED: &[&str] = &[
-    "rbl", "surbl", "emails", "dkim", "spf", "dmarc", "arc", "asn", "fuzzy_check",
-    "url_redirector", "rspamd_update", "greylist", "history_redis", "neural", "ratelimit",
-    "replies", "dcc", "bimi", "mx_check", "reputation", "url_reputation", "external_services",
-    "antivirus", "clickhouse", "elastic", "metric_exporter", "p0f", "spamtrap", "hfilter",
+    "rbl",
+    "surbl",
+    "emails",
+    "dkim",
+    "spf",
+    "dmarc",
+    "arc",
+    "asn",
+    "fuzzy_check",
+    "url_redirector",
+    "rspamd_update",
+    "greylist",
+    "history_redis",
+    "neural",
+    "ratelimit",
+    "replies",
+    "dcc",
+    "bimi",
+    "mx_check",
+    "reputation",
+    "url_reputation",
+    "external_services",
+    "antivirus",
+    "clickhouse",
+    "elastic",
+    "metric_exporter",
+    "p0f",
+    "spamtrap",
+    "hfilter",
 ];
 
 #[derive(Default)]
@@ -135,7 +162,8 @@ fn replies(text: &str) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(j) = text[i..].find('{').map(|j| i + j) {
-        let mut stream = serde_json::Deserializer::from_str(&text[j..]).into_iter::<serde_json::Value>();
+        let mut stream =
+            serde_json::Deserializer::from_str(&text[j..]).into_iter::<serde_json::Value>();
         match stream.next() {
             Some(Ok(v)) => {
                 out.push(v);
@@ -150,7 +178,9 @@ fn replies(text: &str) -> Vec<serde_json::Value> {
 impl Rspamd {
     fn rspamc(&self, port: u16) -> Command {
         let mut c = Command::new("rspamc");
-        c.arg("-h").arg(format!("127.0.0.1:{port}")).args(["-t", "120"]);
+        c.arg("-h")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-t", "120"]);
         c
     }
 }
@@ -175,7 +205,13 @@ impl Peer for Rspamd {
     fn start(&mut self, ctx: &Ctx) -> Result<()> {
         let w = &ctx.work;
         let local = w.join("local/local.d");
-        for d in [&local, &w.join("db"), &w.join("run"), &w.join("log"), &w.join("redis")] {
+        for d in [
+            &local,
+            &w.join("db"),
+            &w.join("run"),
+            &w.join("log"),
+            &w.join("redis"),
+        ] {
             std::fs::create_dir_all(d)?;
         }
         let ports = free_ports(3)?;
@@ -186,7 +222,14 @@ impl Peer for Rspamd {
             "redis-server",
             Command::new("redis-server")
                 .args(["--bind", "127.0.0.1", "--port", &redis_port.to_string()])
-                .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "yes",
+                ])
                 .args(["--daemonize", "no", "--dir"])
                 .arg(w.join("redis")),
             &w.join("redis.log"),
@@ -243,7 +286,10 @@ worker "controller" {{
         for m in DISABLED {
             write(&local.join(format!("{m}.conf")), "enabled = false;\n")?;
         }
-        write(&local.join("fuzzy_check.conf"), "rules { }\nenabled = false;\n")?;
+        write(
+            &local.join("fuzzy_check.conf"),
+            "rules { }\nenabled = false;\n",
+        )?;
         write(
             &local.join("phishing.conf"),
             "phishtank_enabled = false;\nopenphish_enabled = false;\n",
@@ -310,12 +356,15 @@ worker "controller" {{
         let all: Vec<&Msg> = msgs.iter().collect();
         for chunk in arg_chunks(&all) {
             let out = run(
-                self.rspamc(self.port).args(["-n", "8", "-j", "symbols"]).args(chunk),
+                self.rspamc(self.port)
+                    .args(["-n", "8", "-j", "symbols"])
+                    .args(chunk),
                 None,
                 ctx.meter,
             )?;
             for r in replies(&String::from_utf8_lossy(&out.stdout)) {
-                if let (Some(f), Some(s)) = (r.get("filename").and_then(|f| f.as_str()), scores(&r)) {
+                if let (Some(f), Some(s)) = (r.get("filename").and_then(|f| f.as_str()), scores(&r))
+                {
                     by_file.insert(f.to_string(), s);
                 }
             }
@@ -332,7 +381,9 @@ worker "controller" {{
     }
     fn step(&mut self, ctx: &Ctx, msg: &Msg) -> Result<Vec<f64>> {
         let out = run(
-            self.rspamc(self.port).args(["-j", "symbols"]).arg(&msg.path),
+            self.rspamc(self.port)
+                .args(["-j", "symbols"])
+                .arg(&msg.path),
             None,
             ctx.meter,
         )?;
@@ -385,7 +436,9 @@ mod tests {
 
     #[test]
     fn refuses_queries_keeping_id_and_question() {
-        let q = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'c', b'o', b'm', 0, 0, 1, 0, 1];
+        let q = [
+            0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'c', b'o', b'm', 0, 0, 1, 0, 1,
+        ];
         let r = refuse(&q).unwrap();
         assert_eq!(&r[..2], &[0x12, 0x34]);
         assert_eq!(r[3] & 0x0f, 5);

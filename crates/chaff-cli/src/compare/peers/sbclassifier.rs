@@ -23,9 +23,11 @@ pub struct Sbclassifier {
 }
 
 fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("SB_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".venv-sb")
-    });
+    let venv = std::env::var_os("SB_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".venv-sb")
+        });
     venv.join("bin/python")
 }
 

@@ -22,7 +22,9 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use super::{Ctx, Msg, Peer, arg_chunks};
-use crate::compare::process::{Daemon, free_ports, open_permissions, run, run_ok, wait_port, which};
+use crate::compare::process::{
+    Daemon, free_ports, open_permissions, run, run_ok, wait_port, which,
+};
 
 const STOCK_RULES: &str = "/usr/share/spamassassin";
 
@@ -98,7 +100,10 @@ fn parse_reply(reply: &[u8], bayes: bool) -> Option<f64> {
         .and_then(|h| h.split("\n\n").next())
         .unwrap_or("");
     // Unfold, then take the last of each (ours are appended).
-    let unfolded = head.replace("\r\n", "\n").replace("\n\t", " ").replace("\n ", " ");
+    let unfolded = head
+        .replace("\r\n", "\n")
+        .replace("\n\t", " ")
+        .replace("\n ", " ");
     let field = |name: &str| {
         unfolded
             .lines()
@@ -129,10 +134,10 @@ fn parse_reply(reply: &[u8], bayes: bool) -> Option<f64> {
 fn copy_matching(from: &Path, to: &Path, suffix: &str) -> Result<()> {
     for e in std::fs::read_dir(from)? {
         let p = e?.path();
-        if p.to_string_lossy().ends_with(suffix) {
-            if let Some(name) = p.file_name() {
-                std::fs::copy(&p, to.join(name))?;
-            }
+        if p.to_string_lossy().ends_with(suffix)
+            && let Some(name) = p.file_name()
+        {
+            std::fs::copy(&p, to.join(name))?;
         }
     }
     Ok(())
@@ -194,15 +199,20 @@ impl Peer for SpamAssassin {
                 self.site.join("init.pre"),
                 "loadplugin Mail::SpamAssassin::Plugin::Check\nloadplugin Mail::SpamAssassin::Plugin::Bayes\n",
             )?;
-            for f in ["10_default_prefs.cf", "23_bayes.cf", "60_bayes_stopwords.cf"] {
+            for f in [
+                "10_default_prefs.cf",
+                "23_bayes.cf",
+                "60_bayes_stopwords.cf",
+            ] {
                 std::fs::copy(Path::new(STOCK_RULES).join(f), self.rules.join(f))?;
             }
             let scores = std::fs::read_to_string(Path::new(STOCK_RULES).join("50_scores.cf"))?;
             let bayes_scores: String = scores
                 .lines()
                 .filter(|l| {
-                    l.strip_prefix("score")
-                        .is_some_and(|r| r.starts_with(char::is_whitespace) && r.trim_start().starts_with("BAYES_"))
+                    l.strip_prefix("score").is_some_and(|r| {
+                        r.starts_with(char::is_whitespace) && r.trim_start().starts_with("BAYES_")
+                    })
                 })
                 .map(|l| format!("{l}\n"))
                 .collect();
@@ -265,7 +275,9 @@ impl Peer for SpamAssassin {
         let raw = std::fs::read(&msg.path)?;
         // 5 = learned, 6 = already learned.
         run_ok(
-            self.spamc().arg("-L").arg(if msg.spam { "spam" } else { "ham" }),
+            self.spamc()
+                .arg("-L")
+                .arg(if msg.spam { "spam" } else { "ham" }),
             Some(&raw),
             ctx.meter,
             &[0, 5, 6],

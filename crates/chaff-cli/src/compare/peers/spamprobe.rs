@@ -72,7 +72,12 @@ impl Peer for Spamprobe {
     }
     fn step(&mut self, ctx: &Ctx, msg: &Msg) -> Result<Vec<f64>> {
         let score = if self.db.is_dir() {
-            let out = run_ok(self.cmd().arg("score").arg(&msg.path), None, ctx.meter, &[0])?;
+            let out = run_ok(
+                self.cmd().arg("score").arg(&msg.path),
+                None,
+                ctx.meter,
+                &[0],
+            )?;
             String::from_utf8_lossy(&out.stdout)
                 .lines()
                 .next()
