@@ -1,17 +1,19 @@
-//! Running peer programs: one-shot commands whose peak memory comes from `wait4`, daemons that
-//! are stopped by the PID we started (never by name), and a sampler that follows the memory of
-//! every process below ours.
+//! Running peer programs: one-shot commands, daemons that are stopped by the PID we started
+//! (never by name), and a sampler that follows the memory of every process below ours.
 //!
-//! Peak memory of a peer is the larger of two figures: the largest `ru_maxrss` of any one
-//! command it ran (exact, per process), and the largest sum of resident memory of all our child
-//! processes sampled every 100 ms while it ran (covers daemons and their workers, which are never
-//! reaped by us, and concurrent clients).
+//! Peak memory of a peer is measured from `/proc` every 50 ms while it runs: the larger of the
+//! largest `VmHWM` (the kernel's own peak-RSS mark) of any one of its processes, and the largest
+//! sum of the `VmRSS` of all our descendant processes at one time (daemons, their workers and
+//! concurrent clients together). A process that lives less than a sampling period can be missed;
+//! over thousands of identical short runs (crm114, one process per message) the peak is still
+//! seen. `ru_maxrss` from `wait4` is not used: a spawned child's figure starts from its parent's
+//! peak (the memory map it shared until `exec`), so every peer would read at least as much as
+//! chaff itself.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -21,7 +23,6 @@ use anyhow::{Context, Result, bail};
 
 /// Peak memory of one peer run.
 pub struct Meter {
-    client_peak: AtomicU64,
     tree_peak: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     sampler: Option<JoinHandle<()>>,
@@ -37,22 +38,18 @@ impl Meter {
             .name("rss-sampler".into())
             .spawn(move || {
                 let me = std::process::id();
+                let comm = own_comm();
                 while !flag.load(Ordering::Relaxed) {
-                    peak.fetch_max(descendants_rss(me), Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(100));
+                    peak.fetch_max(descendants_peak(me, comm.as_deref()), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(50));
                 }
             })
             .ok();
         Meter {
-            client_peak: AtomicU64::new(0),
             tree_peak,
             stop,
             sampler,
         }
-    }
-
-    fn record_client(&self, bytes: u64) {
-        self.client_peak.fetch_max(bytes, Ordering::Relaxed);
     }
 
     /// Stops sampling; the peak in bytes (0 if nothing could be measured).
@@ -61,18 +58,33 @@ impl Meter {
         if let Some(h) = self.sampler.take() {
             let _ = h.join();
         }
-        self.client_peak
-            .load(Ordering::Relaxed)
-            .max(self.tree_peak.load(Ordering::Relaxed))
+        self.tree_peak.load(Ordering::Relaxed)
     }
 }
 
-/// Sum of resident memory of every process below `root` (not `root` itself), from `/proc`.
-fn descendants_rss(root: u32) -> u64 {
+/// Our own command name (`chaff`), as `/proc/*/stat` shows it.
+fn own_comm() -> Option<String> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    Some(stat[stat.find('(')? + 1..stat.rfind(')')?].to_string())
+}
+
+/// `kB` value of a `/proc/<pid>/status` field.
+fn status_kb(status: &str, field: &str) -> u64 {
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Over every process below `root` (not `root` itself, nor a child that has not yet run
+/// `exec` and so still shows our memory, recognised by our command name): the larger of the
+/// largest `VmHWM` and the sum of `VmRSS`, in bytes.
+fn descendants_peak(root: u32, own_comm: Option<&str>) -> u64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0;
     };
-    let mut parent: Vec<(u32, u32)> = Vec::new();
+    let mut procs: Vec<(u32, u32, bool)> = Vec::new();
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
@@ -81,33 +93,41 @@ fn descendants_rss(root: u32) -> u64 {
             continue;
         };
         // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
             continue;
         };
-        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
-            parent.push((pid, ppid));
+        let ours = own_comm == Some(&stat[open + 1..close]);
+        if let Some(ppid) = stat[close + 1..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+        {
+            procs.push((pid, ppid, ours));
         }
     }
     let mut tree = vec![root];
     let mut i = 0;
     while i < tree.len() {
         let p = tree[i];
-        tree.extend(parent.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        tree.extend(procs.iter().filter(|x| x.1 == p).map(|x| x.0));
         i += 1;
     }
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
-    tree[1..]
-        .iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/statm")).ok())
-        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map(|pages| pages * page)
-        .sum()
+    let (mut hwm, mut rss) = (0u64, 0u64);
+    for pid in &tree[1..] {
+        if procs.iter().any(|x| x.0 == *pid && x.2) {
+            continue;
+        }
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            hwm = hwm.max(status_kb(&status, "VmHWM:"));
+            rss += status_kb(&status, "VmRSS:");
+        }
+    }
+    hwm.max(rss) * 1024
 }
 
-/// Runs `cmd` to completion with `stdin` as its input, capturing its output, and records its
-/// peak memory (`ru_maxrss` from `wait4`) in `meter`.
-pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, meter: &Meter) -> Result<Output> {
+/// Runs `cmd` to completion with `stdin` as its input, capturing its output. (The meter is
+/// taken so that every peer command runs while one is sampling.)
+pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, _meter: &Meter) -> Result<Output> {
     let what = format!("{cmd:?}");
     let mut child = cmd
         .stdin(if stdin.is_some() {
@@ -147,8 +167,9 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, meter: &Meter) -> Result<Out
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let (status, maxrss_kb) = wait4(&child).with_context(|| format!("waiting for {what}"))?;
-    meter.record_client(maxrss_kb * 1024);
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for {what}"))?;
     if let Some(w) = writer {
         let _ = w.join();
     }
@@ -177,24 +198,6 @@ pub fn run_ok(
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ),
-    }
-}
-
-fn wait4(child: &Child) -> std::io::Result<(ExitStatus, u64)> {
-    let pid = child.id() as libc::pid_t;
-    loop {
-        let mut status = 0;
-        // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `pid` is our own unreaped child; both pointers are valid for writes.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            return Ok((ExitStatus::from_raw(status), usage.ru_maxrss.max(0) as u64));
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
     }
 }
 

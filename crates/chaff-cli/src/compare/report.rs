@@ -110,7 +110,7 @@ pub fn markdown(info: &RunInfo, results: &[RunResult]) -> String {
     }
     let _ = writeln!(
         md,
-        "- Peak RSS: for Chaff, the `VmHWM` of the chaff process, reset (`/proc/self/clear_refs`) just before its run, so it includes the process's baseline; for a peer, the larger of the largest `ru_maxrss` of one of its processes (from `wait4`) and the largest sum of the resident memory of all our child processes sampled every 100 ms (daemons and their workers included)."
+        "- Peak RSS: for Chaff, the `VmHWM` of the chaff process, reset (`/proc/self/clear_refs`) just before its run, so it includes the process's baseline; for a peer, sampled from `/proc` every 50 ms: the larger of the largest `VmHWM` of one of its processes and the largest sum of `VmRSS` of all its processes at one time (daemons and their workers included)."
     );
     let _ = writeln!(
         md,
