@@ -56,6 +56,8 @@ pub fn roc(path: &Path, results: &[RunResult]) -> Result<()> {
         .map_err(err)?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|x| format!("{x}"))
+        .y_label_formatter(&|y| format!("{y}"))
         .x_desc("ham misclassification % (log scale)")
         .y_desc("spam misclassification % (log scale)")
         .draw()
@@ -131,6 +133,8 @@ pub fn learning(path: &Path, results: &[RunResult]) -> Result<()> {
         .map_err(err)?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .x_desc("messages seen")
         .y_desc("errors per 1,000 messages so far")
         .draw()
