@@ -128,8 +128,11 @@ fn split_and_incremental_reports_with_bogofilter_and_a_missing_peer() {
                 assert!((0.0..=100.0).contains(v), "{name}: {cells:?}");
             }
             assert!(nums[7] > 0.0, "{name}: speed {cells:?}");
+            // A peer's sample can catch a process just after `exec`, below 1 MiB; the
+            // chaff process itself holds at least its binary's pages.
             if let Some(mib) = nums.get(8) {
-                assert!(*mib >= 1.0, "{name}: peak RSS in MiB {cells:?}");
+                let floor = if name == "chaff" { 1.0 } else { 0.0 };
+                assert!(*mib >= floor, "{name}: peak RSS in MiB {cells:?}");
             }
         }
         // Chaff separates this corpus well.
