@@ -1,8 +1,10 @@
 //! `chaff`: classify, train and evaluate with the Chaff mail classifier.
 
 mod categories;
+mod compare;
 mod eval;
 mod output;
+mod trec;
 mod users;
 
 use std::io::Write;
@@ -192,6 +194,10 @@ enum Command {
         /// rule weights (`corpora/tune-rules.py`).
         #[arg(long)]
         rule_hits_out: Option<PathBuf>,
+        /// Split mode: threads that classify the test set (default: all cores). Incremental
+        /// mode is sequential by nature.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Train the ham category model from indexes labelled with categories.
     TrainCategories {
@@ -212,6 +218,11 @@ enum Command {
         #[command(flatten)]
         params: CategoryParams,
     },
+    /// Run Chaff and the installed peer filters on the same split or order of a corpus; write
+    /// report.md, roc.svg (and learning.svg in incremental mode).
+    Compare(compare::CompareArgs),
+    /// The TREC spam track toolkit's filter commands (initialize, classify, train, finalize).
+    Trec(trec::TrecArgs),
     /// Inspect a model file.
     Model {
         #[command(subcommand)]
@@ -388,6 +399,7 @@ fn run(cli: Cli) -> Result<()> {
             category_params,
             rules,
             rule_hits_out,
+            jobs,
         } => {
             let root = root.as_deref();
             let config = rules.config()?;
@@ -412,6 +424,7 @@ fn run(cli: Cli) -> Result<()> {
                         &labelled(&test, root)?,
                         &config,
                         want_hits,
+                        jobs,
                     )?
                 }
                 EvalMode::Categories => unreachable!("handled above"),
@@ -440,6 +453,8 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             categories::train_categories(&out, &index, &index_as, root.as_deref(), params.params())
         }
+        Command::Compare(args) => compare::run(args),
+        Command::Trec(args) => trec::run(args),
         Command::Model {
             command: ModelCommand::Info { file },
         } => model_info(&file),

@@ -1,6 +1,7 @@
 //! TREC spam-track figures from scores, as `../shared/peers/metrics.py` computes them:
 //! (1-ROCA)%, lam%, ham and spam misclassification at a threshold, and spam misclassification at
-//! the strictest threshold that keeps ham misclassification at or below 0.1 %.
+//! the strictest threshold that keeps ham misclassification at or below 0.1 %; and the ROC
+//! curve itself ([`roc_curve`]) for plots.
 
 /// Evaluation figures for one run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,6 +108,38 @@ pub fn sm_at_hm(ham: &[f64], spam: &[f64], max_hm: f64) -> f64 {
     pct(spam.iter().filter(|&&s| s <= t).count(), spam.len())
 }
 
+/// The ROC curve of `(is_spam, score)` pairs: `(ham misclassification, spam detection)`
+/// fractions, one point per distinct score taken as threshold (spam iff `score >= t`), from the
+/// strictest (`(0, 0)`) to `(1, 1)`. Tied scores make one diagonal step, which is what the
+/// Mann-Whitney [`auc`] counts as ½.
+pub fn roc_curve(scored: &[(bool, f64)]) -> Vec<(f64, f64)> {
+    let nh = scored.iter().filter(|s| !s.0).count();
+    let ns = scored.len() - nh;
+    let mut sorted: Vec<(bool, f64)> = scored.to_vec();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut fp, mut tp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i;
+        while j < sorted.len() && sorted[j].1 == sorted[i].1 {
+            if sorted[j].0 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            j += 1;
+        }
+        points.push((ratio(fp, nh), ratio(tp, ns)));
+        i = j;
+    }
+    points
+}
+
+fn ratio(k: usize, n: usize) -> f64 {
+    if n == 0 { 0.0 } else { k as f64 / n as f64 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +152,28 @@ mod tests {
         assert_eq!((f.hm, f.sm), (0.0, 0.0));
         let bad = [(false, 0.9), (true, 0.1)];
         assert_eq!(figures(&bad, 0.5).auc, 0.0);
+    }
+
+    #[test]
+    fn roc_curve_area_is_the_auc() {
+        let scored = [
+            (false, 0.1),
+            (true, 0.3),
+            (false, 0.3),
+            (false, 0.7),
+            (true, 0.8),
+            (true, 0.9),
+        ];
+        let roc = roc_curve(&scored);
+        assert_eq!(roc.first(), Some(&(0.0, 0.0)));
+        assert_eq!(roc.last(), Some(&(1.0, 1.0)));
+        let area: f64 = roc
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+            .sum();
+        let ham: Vec<f64> = scored.iter().filter(|s| !s.0).map(|s| s.1).collect();
+        let spam: Vec<f64> = scored.iter().filter(|s| s.0).map(|s| s.1).collect();
+        assert!((area - auc(&ham, &spam)).abs() < 1e-12);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Token statistics: the trainable in-memory form ([`Trainer`]) and the frozen, file-backed
-//! form ([`Model`]) that classification reads.
+//! form ([`Model`]) that classification reads, and [`Overlay`], which trains on top of a frozen
+//! model without copying it.
 //!
 //! A model keeps, per token hash, the spam and ham messages it appeared in (for the Bayesian
 //! scorer) and a weight of an online linear learner over the same tokens (it trains on errors and
@@ -14,6 +15,7 @@
 //! model checks its header and checksum and never deserialises the table.
 
 pub mod file;
+mod overlay;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -22,6 +24,7 @@ use std::path::Path;
 use crate::Result;
 use crate::features::{FeatureConfig, TOKENIZER_VERSION};
 pub use file::Model;
+pub use overlay::Overlay;
 
 /// One token's statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -177,7 +180,7 @@ impl Trainer {
     /// The learner step for a message with this margin and label, in fixed point: a fixed
     /// [`LEARNING_RATE`] toward the label when the margin is on the wrong side of
     /// ±[`MARGIN_THICKNESS`], nothing otherwise.
-    fn step(margin: f64, spam: bool) -> i32 {
+    pub(crate) fn step(margin: f64, spam: bool) -> i32 {
         let sign = if spam { 1.0 } else { -1.0 };
         if sign * margin >= MARGIN_THICKNESS {
             return 0;

@@ -1,8 +1,16 @@
-//! Labelled corpus indexes: `label<TAB>path` lines, as in `../shared/corpora/*/index.tsv`.
+//! Labelled corpus indexes: `label<TAB>path` lines, as in `../shared/corpora/*/index.tsv`, and
+//! the orders they are read in: [`shuffle`] (Chaff's own, splitmix64) and [`stratified_split`] /
+//! [`python_shuffle`], which reproduce the peer harness's Python split and order exactly.
 
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
+
+mod python_random;
+mod split;
+
+pub use python_random::PythonRandom;
+pub use split::{Split, python_shuffle, stratified_split, write_index};
 
 /// One labelled message of an index.
 #[derive(Debug, Clone, PartialEq, Eq)]

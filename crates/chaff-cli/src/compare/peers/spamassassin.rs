@@ -1,0 +1,302 @@
+//! SpamAssassin 4 through spamd/spamc, network tests off, Bayes trained by `sa-learn`.
+//!
+//! Two profiles: `spamassassin` (the stock rules, sa-compile'd body rules when present, and
+//! Bayes; score = total, natural threshold 5.0 = required_score) and `spamassassin-bayes` (only
+//! the Check and Bayes plugins and the BAYES_* scores; score = Bayes probability, threshold 0.5,
+//! our choice: the stock BAYES_99+BAYES_999 = 3.7 would never reach 5).
+//!
+//! A private site config (`--siteconfigpath`) holds copies of `/etc/spamassassin/*.pre` and a
+//! generated `local.cf` (private Bayes path, no auto-learn/expire, `bayes_min_*_num`, no DNS, no
+//! Razor/Pyzor/DCC/AWL/TxRep, and two added headers: `_TESTSSCORES(,)_`, whose rule scores are
+//! summed for a full-precision total, since `spamc -c` and `_SCORE_` give one decimal, and
+//! `_BAYES_`). spamd drops to `nobody` when run as root, so the Bayes and home folders are opened
+//! to everyone. spamc gets `-s 20000000`: its 500 KB default would pass larger mail through
+//! unscanned. spamd accepts connections before its rules are loaded; the first scan waits.
+//! Incremental mode learns through spamd (`spamc -L spam|ham`, needs `--allow-tell`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+use super::{Ctx, Msg, Peer, arg_chunks};
+use crate::compare::process::{
+    Daemon, free_ports, open_permissions, run, run_ok, wait_port, which,
+};
+
+const STOCK_RULES: &str = "/usr/share/spamassassin";
+
+pub struct SpamAssassin {
+    bayes_only: bool,
+    rules: PathBuf,
+    site: PathBuf,
+    home: PathBuf,
+    port: u16,
+    spamd: Option<Daemon>,
+}
+
+impl SpamAssassin {
+    fn new(bayes_only: bool) -> Self {
+        SpamAssassin {
+            bayes_only,
+            rules: PathBuf::new(),
+            site: PathBuf::new(),
+            home: PathBuf::new(),
+            port: 0,
+            spamd: None,
+        }
+    }
+    /// Bayes only.
+    pub fn bayes_only() -> Self {
+        Self::new(true)
+    }
+    /// Stock rules and Bayes.
+    pub fn default_rules() -> Self {
+        Self::new(false)
+    }
+
+    fn config_args(&self) -> [String; 3] {
+        [
+            "-L".into(),
+            format!("--configpath={}", self.rules.display()),
+            format!("--siteconfigpath={}", self.site.display()),
+        ]
+    }
+
+    fn sa_learn(&self) -> Command {
+        let mut c = Command::new("sa-learn");
+        c.args(self.config_args()).env("HOME", &self.home);
+        c
+    }
+
+    fn spamc(&self) -> Command {
+        let mut c = Command::new("spamc");
+        c.args(["-d", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-s", "20000000", "-t", "600"]);
+        c
+    }
+
+    fn scan(&self, ctx: &Ctx, msg: &Msg) -> Result<f64> {
+        let raw = std::fs::read(&msg.path)?;
+        let out = run(&mut self.spamc(), Some(&raw), ctx.meter)?;
+        parse_reply(&out.stdout, self.bayes_only).with_context(|| {
+            format!(
+                "{}: no X-Spam-PeerTS header in spamc's reply (spamd down or message unscanned)",
+                msg.path.display()
+            )
+        })
+    }
+}
+
+/// The score from the header block spamc returned: the sum of the `_TESTSSCORES(,)_` rule
+/// scores, or the `_BAYES_` probability (0.5 when Bayes did not run).
+fn parse_reply(reply: &[u8], bayes: bool) -> Option<f64> {
+    let text = String::from_utf8_lossy(reply);
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .and_then(|h| h.split("\n\n").next())
+        .unwrap_or("");
+    // Unfold, then take the last of each (ours are appended).
+    let unfolded = head
+        .replace("\r\n", "\n")
+        .replace("\n\t", " ")
+        .replace("\n ", " ");
+    let field = |name: &str| {
+        unfolded
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .next_back()
+    };
+    let tests = field("X-Spam-PeerTS")?;
+    if bayes {
+        return Some(
+            field("X-Spam-PeerBayes")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.5),
+        );
+    }
+    if tests == "none" {
+        return Some(0.0);
+    }
+    Some(
+        tests
+            .split(',')
+            .filter_map(|item| item.trim().rsplit_once('=')?.1.parse::<f64>().ok())
+            .sum(),
+    )
+}
+
+fn copy_matching(from: &Path, to: &Path, suffix: &str) -> Result<()> {
+    for e in std::fs::read_dir(from)? {
+        let p = e?.path();
+        if p.to_string_lossy().ends_with(suffix)
+            && let Some(name) = p.file_name()
+        {
+            std::fs::copy(&p, to.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+fn local_cf(bayes: &Path, min_learns: u32) -> String {
+    format!(
+        "# generated by chaff compare\n\
+bayes_path {}/bayes\nbayes_file_mode 0777\nuse_bayes 1\nuse_bayes_rules 1\n\
+bayes_auto_learn 0\nbayes_auto_expire 0\nbayes_learn_to_journal 0\n\
+bayes_min_ham_num {min_learns}\nbayes_min_spam_num {min_learns}\nlock_method flock\n\
+dns_available no\nskip_rbl_checks 1\nreport_safe 0\nclear_headers\n\
+add_header all PeerTS _TESTSSCORES(,)_\nadd_header all PeerBayes _BAYES_\n\
+ifplugin Mail::SpamAssassin::Plugin::Razor2\nuse_razor2 0\nendif\n\
+ifplugin Mail::SpamAssassin::Plugin::Pyzor\nuse_pyzor 0\nendif\n\
+ifplugin Mail::SpamAssassin::Plugin::DCC\nuse_dcc 0\nendif\n\
+ifplugin Mail::SpamAssassin::Plugin::AWL\nuse_auto_whitelist 0\nendif\n\
+ifplugin Mail::SpamAssassin::Plugin::TxRep\nuse_txrep 0\nendif\n",
+        bayes.display()
+    )
+}
+
+impl Peer for SpamAssassin {
+    fn name(&self) -> &'static str {
+        if self.bayes_only {
+            "spamassassin-bayes"
+        } else {
+            "spamassassin"
+        }
+    }
+    fn outputs(&self) -> Vec<(&'static str, f64)> {
+        vec![(self.name(), if self.bayes_only { 0.5 } else { 5.0 })]
+    }
+    fn check(&self) -> std::result::Result<(), String> {
+        for p in ["/usr/sbin/spamd", "spamc", "sa-learn"] {
+            if !which(p) {
+                return Err(format!(
+                    "{p} not installed (Debian: apt-get install spamassassin spamc spamd)"
+                ));
+            }
+        }
+        if !Path::new(STOCK_RULES).join("23_bayes.cf").is_file() {
+            return Err(format!("no stock rules in {STOCK_RULES}"));
+        }
+        Ok(())
+    }
+    fn start(&mut self, ctx: &Ctx) -> Result<()> {
+        let w = &ctx.work;
+        self.site = w.join("site");
+        self.home = w.join("home");
+        let bayes = w.join("bayes");
+        for d in [&self.site, &self.home, &bayes] {
+            std::fs::create_dir_all(d)?;
+        }
+        if self.bayes_only {
+            self.rules = w.join("rules");
+            std::fs::create_dir_all(&self.rules)?;
+            std::fs::write(
+                self.site.join("init.pre"),
+                "loadplugin Mail::SpamAssassin::Plugin::Check\nloadplugin Mail::SpamAssassin::Plugin::Bayes\n",
+            )?;
+            for f in [
+                "10_default_prefs.cf",
+                "23_bayes.cf",
+                "60_bayes_stopwords.cf",
+            ] {
+                std::fs::copy(Path::new(STOCK_RULES).join(f), self.rules.join(f))?;
+            }
+            let scores = std::fs::read_to_string(Path::new(STOCK_RULES).join("50_scores.cf"))?;
+            let bayes_scores: String = scores
+                .lines()
+                .filter(|l| {
+                    l.strip_prefix("score").is_some_and(|r| {
+                        r.starts_with(char::is_whitespace) && r.trim_start().starts_with("BAYES_")
+                    })
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(self.rules.join("50_scores_bayes.cf"), bayes_scores)?;
+        } else {
+            self.rules = PathBuf::from(STOCK_RULES);
+            copy_matching(Path::new("/etc/spamassassin"), &self.site, ".pre")?;
+            let debian = Path::new("/etc/spamassassin/65_debian.cf");
+            if debian.is_file() {
+                std::fs::copy(debian, self.site.join("65_debian.cf"))?;
+            }
+        }
+        std::fs::write(self.site.join("local.cf"), local_cf(&bayes, ctx.min_learns))?;
+        open_permissions(w, true)?;
+        self.port = free_ports(1)?[0];
+        let mut cmd = Command::new("/usr/sbin/spamd");
+        cmd.args(self.config_args())
+            .args(["-x", "-u", "nobody", "-H"])
+            .arg(&self.home)
+            .arg("--allow-tell")
+            .arg(format!("--listen=127.0.0.1:{}", self.port))
+            .args(["--max-children=2", "--min-children=2", "-s", "stderr"])
+            .arg(format!("--pidfile={}", w.join("spamd.pidfile").display()))
+            .env("HOME", &self.home);
+        let mut d = Daemon::start("spamd", &mut cmd, &w.join("spamd.log"))?;
+        wait_port(self.port, Duration::from_secs(120), &mut d)?;
+        self.spamd = Some(d);
+        Ok(())
+    }
+    fn train(&mut self, ctx: &Ctx, msgs: &[Msg]) -> Result<()> {
+        for (flag, spam) in [("--spam", true), ("--ham", false)] {
+            let sel: Vec<&Msg> = msgs.iter().filter(|m| m.spam == spam).collect();
+            for chunk in arg_chunks(&sel) {
+                run_ok(
+                    self.sa_learn().args([flag, "--no-sync"]).args(chunk),
+                    None,
+                    ctx.meter,
+                    &[0],
+                )?;
+            }
+        }
+        run_ok(self.sa_learn().arg("--sync"), None, ctx.meter, &[0])?;
+        open_permissions(&ctx.work.join("bayes"), true)?;
+        Ok(())
+    }
+    fn classify(&mut self, ctx: &Ctx, msgs: &[Msg]) -> Result<Vec<Vec<f64>>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(ctx.jobs.max(1))
+            .build()?;
+        let this = &*self;
+        let scores: Vec<f64> = pool.install(|| {
+            msgs.par_iter()
+                .map(|m| this.scan(ctx, m))
+                .collect::<Result<_>>()
+        })?;
+        Ok(vec![scores])
+    }
+    fn step(&mut self, ctx: &Ctx, msg: &Msg) -> Result<Vec<f64>> {
+        let s = self.scan(ctx, msg)?;
+        let raw = std::fs::read(&msg.path)?;
+        // 5 = learned, 6 = already learned.
+        run_ok(
+            self.spamc()
+                .arg("-L")
+                .arg(if msg.spam { "spam" } else { "ham" }),
+            Some(&raw),
+            ctx.meter,
+            &[0, 5, 6],
+        )?;
+        Ok(vec![s])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_reply;
+
+    #[test]
+    fn sums_rule_scores_and_reads_bayes() {
+        let reply = b"X-Spam-Checker-Version: x\r\nX-Spam-PeerTS: BAYES_99=3.5,HTML_MESSAGE=0.001,\r\n\tMISSING_DATE=1.396\r\nX-Spam-PeerBayes: 0.9987\r\n\r\nbody: X-Spam-PeerTS: NOPE=100\r\n";
+        let total = parse_reply(reply, false).unwrap();
+        assert!((total - 4.897).abs() < 1e-9, "{total}");
+        assert_eq!(parse_reply(reply, true), Some(0.9987));
+        assert_eq!(parse_reply(b"X-Spam-PeerTS: none\n\nx", false), Some(0.0));
+        assert_eq!(parse_reply(b"Subject: unscanned\n\nx", false), None);
+    }
+}
