@@ -542,7 +542,6 @@ fn classify(
     if let Some(spec) = store {
         builder = builder.store(users::open_store(spec)?);
     }
-    let engine = builder.build()?;
     let mut items: Vec<(String, PathBuf)> = files
         .into_iter()
         .map(|p| (p.display().to_string(), p))
@@ -557,6 +556,21 @@ fn classify(
     if items.is_empty() {
         bail!("no messages: give FILE arguments or --index");
     }
+    // Building the engine (compiling the rules) keeps one core busy for a few milliseconds:
+    // read the first messages on another meanwhile.
+    let first = items.len().min(PREREAD);
+    let (engine, preread) = std::thread::scope(|s| {
+        let build = s.spawn(move || builder.build());
+        let preread: Vec<std::io::Result<Vec<u8>>> = items[..first]
+            .iter()
+            .map(|(_, p)| read_message(p))
+            .collect();
+        (build.join(), preread)
+    });
+    let engine = match engine {
+        Ok(e) => e?,
+        Err(_) => bail!("building the classifier panicked"),
+    };
     if let Some(user) = user {
         return users::classify_for(&engine, user, &items, format == Format::Json);
     }
@@ -565,14 +579,23 @@ fn classify(
         .build()?;
     let explain = format == Format::Json;
     let started = Instant::now();
+    let sources: Vec<(&String, Result<std::io::Result<Vec<u8>>, &PathBuf>)> = items
+        .iter()
+        .zip(
+            preread
+                .into_iter()
+                .map(Ok)
+                .chain(std::iter::repeat_with(|| Err(()))),
+        )
+        .map(|((name, path), pre)| (name, pre.map_err(|()| path)))
+        .collect();
     let lines: Vec<String> = pool.install(|| {
-        items
-            .par_iter()
-            .map(|(name, path)| {
-                let raw = if path.as_os_str() == "-" {
-                    read_stdin()
-                } else {
-                    std::fs::read(path)
+        sources
+            .into_par_iter()
+            .map(|(name, source)| {
+                let raw = match source {
+                    Ok(read) => read,
+                    Err(path) => read_message(path),
                 };
                 match raw {
                     Ok(raw) => {
@@ -599,6 +622,18 @@ fn classify(
         "classified"
     );
     Ok(())
+}
+
+/// Messages `classify` reads while the engine is being built.
+const PREREAD: usize = 512;
+
+/// A message file, or standard input for `-`.
+fn read_message(path: &Path) -> std::io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        read_stdin()
+    } else {
+        std::fs::read(path)
+    }
 }
 
 fn read_stdin() -> std::io::Result<Vec<u8>> {

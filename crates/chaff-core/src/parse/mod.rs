@@ -10,6 +10,7 @@
 //! 100 MB message costs about as much as a 2 MB one. Malformed input never fails: the view is
 //! best effort, with [`MessageView::malformed`] set when the parser gave up.
 
+mod fast;
 mod html;
 mod url;
 
@@ -198,12 +199,23 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
     } else {
         raw
     };
-    let mut view = MessageView {
+    let view = MessageView {
         raw_len: raw.len(),
         truncated,
         ..Default::default()
     };
+    match fast::single_text_part(input, limits, view) {
+        Ok(view) => view,
+        Err(view) => parse_full(input, limits, view),
+    }
+}
 
+/// The general path: mail-parser parses the whole structure.
+fn parse_full<'a>(
+    input: &'a [u8],
+    limits: &ParseLimits,
+    mut view: MessageView<'a>,
+) -> MessageView<'a> {
     let Some(message) = PARSER.parse(input) else {
         view.malformed = true;
         // Invalid bytes become 3-byte U+FFFD, so clip again after decoding.
@@ -216,34 +228,8 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
         return view;
     };
 
-    // Top-level header fields, straight from the raw bytes (the parser's offsets).
     if let Some(root) = message.parts.first() {
-        for h in root.headers.iter().take(limits.max_headers) {
-            let (s, e) = (h.offset_start as usize, h.offset_end as usize);
-            let value = input.get(s..e).unwrap_or_default();
-            let name = header_name_str(&h.name, input, h.offset_field as usize, s);
-            view.headers.push(HeaderField {
-                name,
-                value: trim_crlf(value),
-            });
-        }
-        for h in &root.headers {
-            match (&h.name, &h.value) {
-                (HeaderName::Subject, HeaderValue::Text(t)) if view.subject.is_none() => {
-                    view.subject = Some(t.clone());
-                }
-                (HeaderName::From, HeaderValue::Address(a)) if view.from.is_none() => {
-                    view.from = first_mailbox(a);
-                }
-                (HeaderName::ReplyTo, HeaderValue::Address(a)) if view.reply_to.is_none() => {
-                    view.reply_to = first_mailbox(a);
-                }
-                (HeaderName::To | HeaderName::Cc, HeaderValue::Address(a)) => {
-                    view.recipient_count += address_count(a);
-                }
-                _ => {}
-            }
-        }
+        read_root_headers(&root.headers, input, limits, &mut view);
     }
 
     // Leaf parts: facts about each, then move the text bodies out without copying.
@@ -321,6 +307,42 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
     view
 }
 
+/// Copies the top-level header fields, straight from the raw bytes (the parser's offsets), and
+/// the decoded subject, sender and recipient count.
+fn read_root_headers<'a>(
+    headers: &[mail_parser::Header<'a>],
+    input: &'a [u8],
+    limits: &ParseLimits,
+    view: &mut MessageView<'a>,
+) {
+    for h in headers.iter().take(limits.max_headers) {
+        let (s, e) = (h.offset_start as usize, h.offset_end as usize);
+        let value = input.get(s..e).unwrap_or_default();
+        let name = header_name_str(&h.name, input, h.offset_field as usize, s);
+        view.headers.push(HeaderField {
+            name,
+            value: trim_crlf(value),
+        });
+    }
+    for h in headers {
+        match (&h.name, &h.value) {
+            (HeaderName::Subject, HeaderValue::Text(t)) if view.subject.is_none() => {
+                view.subject = Some(t.clone());
+            }
+            (HeaderName::From, HeaderValue::Address(a)) if view.from.is_none() => {
+                view.from = first_mailbox(a);
+            }
+            (HeaderName::ReplyTo, HeaderValue::Address(a)) if view.reply_to.is_none() => {
+                view.reply_to = first_mailbox(a);
+            }
+            (HeaderName::To | HeaderName::Cc, HeaderValue::Address(a)) => {
+                view.recipient_count += address_count(a);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Moves the text of the parts `ids` (in order, each once) into `view`, within `budget` bytes.
 fn take_texts<'a>(
     parts: &mut [mail_parser::MessagePart<'a>],
@@ -339,29 +361,40 @@ fn take_texts<'a>(
             continue;
         };
         match std::mem::take(&mut part.body) {
-            PartType::Text(t) => {
-                let t = clip(t, *budget);
-                *budget -= t.len();
-                url::find_urls_into(&t, &mut view.urls, limits.max_urls);
-                view.texts.push(TextPart {
-                    text: t,
-                    from_html: false,
-                });
-            }
-            PartType::Html(h) => {
-                let h = clip(h, budget.saturating_mul(4));
-                let mut t = String::with_capacity(h.len().min(*budget) / 2);
-                view.html
-                    .scan(&h, &mut view.urls, limits.max_urls, &mut t, *budget);
-                *budget -= t.len();
-                view.texts.push(TextPart {
-                    text: Cow::Owned(t),
-                    from_html: true,
-                });
-                view.html_sources.push(h);
-            }
+            PartType::Text(t) => push_text(t, false, view, budget, limits),
+            PartType::Html(h) => push_text(h, true, view, budget, limits),
             other => part.body = other,
         }
+    }
+}
+
+/// Adds one decoded text body (HTML converted to text) to `view`, within `budget` bytes.
+fn push_text<'a>(
+    body: Cow<'a, str>,
+    html: bool,
+    view: &mut MessageView<'a>,
+    budget: &mut usize,
+    limits: &ParseLimits,
+) {
+    if html {
+        let h = clip(body, budget.saturating_mul(4));
+        let mut t = String::with_capacity(h.len().min(*budget) / 2);
+        view.html
+            .scan(&h, &mut view.urls, limits.max_urls, &mut t, *budget);
+        *budget -= t.len();
+        view.texts.push(TextPart {
+            text: Cow::Owned(t),
+            from_html: true,
+        });
+        view.html_sources.push(h);
+    } else {
+        let t = clip(body, *budget);
+        *budget -= t.len();
+        url::find_urls_into(&t, &mut view.urls, limits.max_urls);
+        view.texts.push(TextPart {
+            text: t,
+            from_html: false,
+        });
     }
 }
 
