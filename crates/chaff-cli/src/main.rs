@@ -579,7 +579,7 @@ fn classify(
         .build()?;
     let explain = format == Format::Json;
     let started = Instant::now();
-    let sources: Vec<(&String, Result<std::io::Result<Vec<u8>>, &PathBuf>)> = items
+    let sources: Vec<(&String, Source<'_>)> = items
         .iter()
         .zip(
             preread
@@ -587,7 +587,7 @@ fn classify(
                 .map(Ok)
                 .chain(std::iter::repeat_with(|| Err(()))),
         )
-        .map(|((name, path), pre)| (name, pre.map_err(|()| path)))
+        .map(|((name, path), pre)| (name, pre.map_err(|()| path.as_path())))
         .collect();
     let lines: Vec<String> = pool.install(|| {
         sources
@@ -623,6 +623,9 @@ fn classify(
     );
     Ok(())
 }
+
+/// A message `classify` has read already, or the path to read it from.
+type Source<'a> = Result<std::io::Result<Vec<u8>>, &'a Path>;
 
 /// Messages `classify` reads while the engine is being built.
 const PREREAD: usize = 512;

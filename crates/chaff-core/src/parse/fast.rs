@@ -14,22 +14,22 @@ use mail_parser::{HeaderName, HeaderValue, MimeHeaders};
 
 use super::{MessageView, PARSER, ParseLimits, PartInfo, push_text, read_root_headers};
 
-/// Builds the view of a single-text-part message, or hands `view` back untouched when the
-/// message is anything else (the caller then parses it in full).
+/// Fills `view` for a single-text-part message and returns `true`; returns `false`, leaving
+/// `view` untouched, when the message is anything else (the caller then parses it in full).
 pub(super) fn single_text_part<'a>(
     input: &'a [u8],
     limits: &ParseLimits,
-    mut view: MessageView<'a>,
-) -> Result<MessageView<'a>, MessageView<'a>> {
+    view: &mut MessageView<'a>,
+) -> bool {
     let Some(message) = PARSER.parse_headers(input) else {
-        return Err(view);
+        return false;
     };
     let Some(root) = message.parts.first() else {
-        return Err(view);
+        return false;
     };
     let headers = &root.headers;
     if headers.is_empty() {
-        return Err(view);
+        return false;
     }
     // The shapes mail-parser treats as one inline text part (see its `mime_type` and
     // transfer-encoding choice); anything else takes the full parse.
@@ -46,7 +46,7 @@ pub(super) fn single_text_part<'a>(
             {
                 true
             }
-            _ => return Err(view),
+            _ => return false,
         },
     };
     if headers.iter().any(|h| {
@@ -54,15 +54,15 @@ pub(super) fn single_text_part<'a>(
             || matches!((&h.name, &h.value), (HeaderName::ContentTransferEncoding, HeaderValue::Text(e))
                 if e.eq_ignore_ascii_case("base64") || e.eq_ignore_ascii_case("quoted-printable"))
     }) {
-        return Err(view);
+        return false;
     }
     // The body starts after the empty line that ends the header section: the first one after
     // the last field's value start (an unfolded value cannot hold an empty line).
     let Some(last) = headers.iter().map(|h| h.offset_start as usize).max() else {
-        return Err(view);
+        return false;
     };
     let Some(body_start) = header_end(input, last) else {
-        return Err(view);
+        return false;
     };
     let body = &input[body_start..];
     let charset = root
@@ -77,7 +77,7 @@ pub(super) fn single_text_part<'a>(
         Some(_) if body.is_ascii() && charset.as_deref().is_some_and(ascii_compatible) => {
             match std::str::from_utf8(body) {
                 Ok(s) => Cow::Borrowed(s),
-                Err(_) => return Err(view),
+                Err(_) => return false,
             }
         }
         // Latin-1 text outside 0x80–0x9F (where windows-1252, which mail-parser uses for
@@ -92,7 +92,7 @@ pub(super) fn single_text_part<'a>(
         Some(decode) => Cow::Owned(decode(body)),
         None => String::from_utf8_lossy(body),
     };
-    read_root_headers(headers, input, limits, &mut view);
+    read_root_headers(headers, input, limits, view);
     view.parts.push(PartInfo {
         content_type: if html { "text/html" } else { "text/plain" }.to_string(),
         transfer_encoding: root
@@ -106,8 +106,8 @@ pub(super) fn single_text_part<'a>(
         charset,
     });
     let mut budget = limits.max_text_bytes;
-    push_text(text, html, &mut view, &mut budget, limits);
-    Ok(view)
+    push_text(text, html, view, &mut budget, limits);
+    true
 }
 
 /// Offset just past the empty line that ends the header section, searching from `from`.
@@ -231,10 +231,10 @@ mod tests {
             raw_len: raw.len(),
             ..Default::default()
         };
-        let fast = match super::single_text_part(input, &limits, fresh()) {
-            Ok(v) => v,
-            Err(_) => return (false, true),
-        };
+        let mut fast = fresh();
+        if !super::single_text_part(input, &limits, &mut fast) {
+            return (false, true);
+        }
         let full = parse_full(input, &limits, fresh());
         (true, digest(&fast) == digest(&full))
     }

@@ -199,15 +199,15 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
     } else {
         raw
     };
-    let view = MessageView {
+    let mut view = MessageView {
         raw_len: raw.len(),
         truncated,
         ..Default::default()
     };
-    match fast::single_text_part(input, limits, view) {
-        Ok(view) => view,
-        Err(view) => parse_full(input, limits, view),
+    if fast::single_text_part(input, limits, &mut view) {
+        return view;
     }
+    parse_full(input, limits, view)
 }
 
 /// The general path: mail-parser parses the whole structure.
