@@ -28,7 +28,13 @@ drain_timeout_secs = 10
 reject_above = 0.99
 CFG
 # MILTER_NICE=-10: run the milter at a higher priority than Postfix's processes.
-nice -n "${MILTER_NICE:-0}" "$root/target/release/chaff-milter" --config "$work/milter.toml" \
+# MILTER_CPUS=1 OTHER_CPUS=0: pin the milter to its own core(s) and Postfix + the client to the
+# others (taskset), so the milter's time is its own and not time spent waiting for a core that
+# hundreds of smtpd / cleanup processes share (as on a filter host sized for its load).
+pin_milter=(); pin_other=()
+if [ -n "${MILTER_CPUS:-}" ]; then pin_milter=(taskset -c "$MILTER_CPUS"); fi
+if [ -n "${OTHER_CPUS:-}" ]; then pin_other=(taskset -c "$OTHER_CPUS"); fi
+"${pin_milter[@]}" nice -n "${MILTER_NICE:-0}" "$root/target/release/chaff-milter" --config "$work/milter.toml" \
     --listen "inet:127.0.0.1:$milter_port" 2> "$work/milter.log" &
 milter_pid=$!
 trap 'kill -TERM $milter_pid 2>/dev/null || true; bash "$harness" clean >/dev/null 2>&1 || true' EXIT
@@ -50,10 +56,10 @@ smtpd_error_sleep_time = 0
 in_flow_delay = 0
 virtual_destination_concurrency_limit = 50
 qmgr_message_active_limit = 40000"
-bash "$harness" start
+"${pin_other[@]}" bash "$harness" start
 
 echo "sending $msgs messages over $sessions sessions from $index"
-python3 "$root/crates/chaff-milter/load/smtp_load.py" --port "$smtp_port" --index "$index" \
+"${pin_other[@]}" python3 "$root/crates/chaff-milter/load/smtp_load.py" --port "$smtp_port" --index "$index" \
     --messages "$msgs" --sessions "$sessions" | tee "$work/client.json"
 bash "$harness" wait-idle 900
 delivered=$(find "$work/postfix/mail/inbox" -type f \( -path '*/new/*' -o -path '*/cur/*' \) | wc -l)
