@@ -373,7 +373,7 @@ impl Engine {
         self.with_scratch(|tokens, scratch| {
             let features = self.inner.model.meta().features;
             let c = &self.inner.config;
-            let a = analyze(&self.inner.model, raw, &features, c, tokens, scratch, explain);
+            let a = analyze(&self.inner.model, raw, &features, c, tokens, scratch, explain, true);
             let tokens: &[u64] = tokens;
             let Some(state) = &self.inner.users else {
                 let v = finish(&a, tokens, raw, &features, c, 0.0, None, None, explain);
@@ -497,6 +497,7 @@ impl Engine {
                 tokens,
                 scratch,
                 false,
+                true,
             );
             let tokens: &[u64] = tokens;
             let fingerprint = xxhash_rust::xxh3::xxh3_128(bytemuck::cast_slice(tokens));
@@ -677,7 +678,9 @@ pub fn classify_message<T: TokenStats + ?Sized>(
     scratch: &mut Vec<f64>,
     explain: bool,
 ) -> Verdict {
-    let a = analyze(stats, raw, features, config, tokens, scratch, explain);
+    let a = analyze(
+        stats, raw, features, config, tokens, scratch, explain, false,
+    );
     finish(&a, tokens, raw, features, config, 0.0, None, None, explain)
 }
 
@@ -700,6 +703,10 @@ impl Analysis {
     }
 }
 
+/// Parses, tokenizes and scores `raw` once. The category facts are left out when the message
+/// is spam on the global score and `per_user` is false: nothing can make it ham then, and its
+/// category is `spam` whatever they say.
+#[allow(clippy::too_many_arguments)]
 fn analyze<T: TokenStats + ?Sized>(
     stats: &T,
     raw: &[u8],
@@ -708,16 +715,16 @@ fn analyze<T: TokenStats + ?Sized>(
     tokens: &mut Vec<u64>,
     scratch: &mut Vec<f64>,
     explain: bool,
+    per_user: bool,
 ) -> Analysis {
-    let (facts, hits, sender, auth_domains) =
-        message_tokens_with(raw, &config.limits, features, tokens, |view| {
-            (
-                config.categories.as_ref().map(|_| category::facts(view)),
-                config.rules.evaluate(view, &config.trusted_authserv_ids),
-                view.from.as_ref().and_then(|m| m.address.clone()),
-                crate::rules::authenticated_domains(view, &config.trusted_authserv_ids),
-            )
-        });
+    let view = parse::parse(raw, &config.limits);
+    tokens.clear();
+    features::extract(&view, features, tokens);
+    DEDUP.with(|set| match set.try_borrow_mut() {
+        Ok(mut set) => dedup(tokens, &mut set),
+        Err(_) => dedup(tokens, &mut Vec::new()),
+    });
+    let hits = config.rules.evaluate(&view, &config.trusted_authserv_ids);
     let mut contributions = Vec::new();
     let outcome = score::evaluate(
         stats,
@@ -726,14 +733,24 @@ fn analyze<T: TokenStats + ?Sized>(
         scratch,
         explain.then_some(&mut contributions),
     );
-    Analysis {
-        facts,
+    let mut a = Analysis {
+        facts: None,
         hits,
         outcome,
         contributions,
-        sender,
-        auth_domains,
+        sender: view.from.as_ref().and_then(|m| m.address.clone()),
+        auth_domains: crate::rules::authenticated_domains(&view, &config.trusted_authserv_ids),
+    };
+    let spam_anyway = !per_user
+        && match a.hits.verdict {
+            Some(ForcedVerdict::Spam) => true,
+            Some(ForcedVerdict::Ham) => false,
+            None => score::from_log_odds(a.base_z()) > config.threshold,
+        };
+    if !spam_anyway {
+        a.facts = config.categories.as_ref().map(|_| category::facts(&view));
     }
+    a
 }
 
 /// The verdict of an analysed message with `extra` log-odds (overlays, lists) added.
