@@ -62,17 +62,34 @@ pub fn roc(path: &Path, results: &[RunResult]) -> Result<()> {
         .y_desc("spam misclassification % (log scale)")
         .draw()
         .map_err(err)?;
-    for (i, r) in results.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+    let curves = results.iter().map(|r| {
         let scored: Vec<(bool, f64)> = r.rows.iter().map(|x| (x.1, x.2)).collect();
         let points: Vec<(f64, f64)> = metrics::roc_curve(&scored)
             .into_iter()
             .map(|(fpr, tpr)| ((100.0 * fpr).max(x_min), (100.0 * (1.0 - tpr)).max(y_min)))
             .collect();
+        (r.name.clone(), points)
+    });
+    draw_curves(&mut chart, curves)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// One line per filter, in the house colours, and the legend in the upper right.
+fn draw_curves<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    curves: impl Iterator<Item = (String, Vec<(f64, f64)>)>,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    for (i, (name, points)) in curves.enumerate() {
+        let color = COLORS[i % COLORS.len()];
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(err)?
-            .label(r.name.clone())
+            .label(name)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
@@ -84,7 +101,6 @@ pub fn roc(path: &Path, results: &[RunResult]) -> Result<()> {
         .border_style(BLACK)
         .draw()
         .map_err(err)?;
-    root.present().map_err(err)?;
     Ok(())
 }
 
@@ -139,24 +155,11 @@ pub fn learning(path: &Path, results: &[RunResult]) -> Result<()> {
         .y_desc("errors per 1,000 messages so far")
         .draw()
         .map_err(err)?;
-    for (i, (r, points)) in results.iter().zip(curves).enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let clipped: Vec<(f64, f64)> = points.into_iter().map(|(x, y)| (x, y.min(y_max))).collect();
-        chart
-            .draw_series(LineSeries::new(clipped, color.stroke_width(2)))
-            .map_err(err)?
-            .label(r.name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    let clipped = results.iter().zip(curves).map(|(r, points)| {
+        let points = points.into_iter().map(|(x, y)| (x, y.min(y_max))).collect();
+        (r.name.clone(), points)
+    });
+    draw_curves(&mut chart, clipped)?;
     root.present().map_err(err)?;
     Ok(())
 }
