@@ -7,28 +7,12 @@
 #[path = "../../chaff-core/tests/common/redis_server.rs"]
 mod redis_server;
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::{chaff, ok};
 use redis_server::RedisServer;
-
-fn chaff(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chaff"))
-        .args(args)
-        .env_remove("CHAFF_LOG")
-        .output()
-        .expect("run chaff")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = chaff(args);
-    assert!(
-        out.status.success(),
-        "chaff {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 fn write_msg(dir: &Path, name: &str) -> String {
     let p = dir.join(name);

@@ -1,25 +1,11 @@
 //! `chaff report`, `chaff list`, `chaff settings` and `chaff classify --user` against an
 //! embedded store in a temporary folder.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn chaff(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chaff"))
-        .args(args)
-        .output()
-        .expect("run chaff")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = chaff(args);
-    assert!(
-        out.status.success(),
-        "chaff {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
+use common::{chaff, ok};
 
 fn write_msg(dir: &Path, name: &str, from: &str) -> String {
     let p = dir.join(name);

@@ -4,6 +4,27 @@
 #![allow(dead_code)] // each test binary uses a different part of it
 
 use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the `chaff` binary under test (without the caller's `CHAFF_LOG`).
+pub fn chaff(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chaff"))
+        .args(args)
+        .env_remove("CHAFF_LOG")
+        .output()
+        .expect("run chaff")
+}
+
+/// Runs `chaff` and returns its standard output, failing the test when it fails.
+pub fn ok(args: &[&str]) -> String {
+    let out = chaff(args);
+    assert!(
+        out.status.success(),
+        "chaff {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
 
 const HAM: &[&str] = &[
     "meeting",
