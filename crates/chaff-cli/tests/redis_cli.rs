@@ -9,25 +9,8 @@ mod redis_server;
 
 mod common;
 
-use std::path::Path;
-
-use common::{chaff, ok};
+use common::{chaff, ok, write_personal};
 use redis_server::RedisServer;
-
-fn write_msg(dir: &Path, name: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(
-        &p,
-        format!(
-            "From: Pal <pal@friends.example>\r\nTo: alice@x.org\r\nSubject: dinner on friday\r\n\
-             Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{name}@friends.example>\r\n\r\n\
-             Hi Alice,\r\n\r\nare we still on for dinner on Friday? I can book the table at \
-             the Italian place near the station for seven.\r\n\r\nCheers\r\n"
-        ),
-    )
-    .unwrap();
-    p.display().to_string()
-}
 
 #[test]
 fn processes_share_reports_through_redis_and_survive_its_outage() {
@@ -36,8 +19,8 @@ fn processes_share_reports_through_redis_and_survive_its_outage() {
     };
     let dir = tempfile::tempdir().unwrap();
     let url = server.url();
-    let m1 = write_msg(dir.path(), "m1.eml");
-    let m2 = write_msg(dir.path(), "m2.eml");
+    let m1 = write_personal(dir.path(), "m1.eml", "pal@friends.example");
+    let m2 = write_personal(dir.path(), "m2.eml", "pal@friends.example");
     let classify = |user: &str| ok(&["classify", "--user", user, "--store", &url, &m2]);
 
     assert!(classify("alice@x.org").contains("\tham\t"));

@@ -3,32 +3,15 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{chaff, ok};
-
-fn write_msg(dir: &Path, name: &str, from: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(
-        &p,
-        format!(
-            "From: Pal <{from}>\r\nTo: alice@x.org\r\nSubject: dinner on friday\r\n\
-             Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{name}@friends.example>\r\n\r\n\
-             Hi Alice,\r\n\r\nare we still on for dinner on Friday? I can book the table at \
-             the Italian place near the station for seven.\r\n\r\nCheers\r\n"
-        ),
-    )
-    .unwrap();
-    p.display().to_string()
-}
+use common::{chaff, ok, write_personal};
 
 #[test]
 fn report_then_classify_for_the_reporting_user_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let store = store.to_str().unwrap();
-    let m1 = write_msg(dir.path(), "m1.eml", "pal@friends.example");
-    let m2 = write_msg(dir.path(), "m2.eml", "pal@friends.example");
+    let m1 = write_personal(dir.path(), "m1.eml", "pal@friends.example");
+    let m2 = write_personal(dir.path(), "m2.eml", "pal@friends.example");
 
     let line = ok(&["classify", "--user", "alice@x.org", "--store", store, &m2]);
     let cols: Vec<&str> = line.trim_end().split('\t').collect();

@@ -627,13 +627,18 @@ pub fn message_tokens_with<R>(
     then: impl FnOnce(&parse::MessageView<'_>) -> R,
 ) -> R {
     let view = parse::parse(raw, limits);
+    view_tokens(&view, features, out);
+    then(&view)
+}
+
+/// The distinct tokens of `view` into `out`, in order of first occurrence.
+fn view_tokens(view: &parse::MessageView<'_>, features: &FeatureConfig, out: &mut Vec<u64>) {
     out.clear();
-    features::extract(&view, features, out);
+    features::extract(view, features, out);
     DEDUP.with(|set| match set.try_borrow_mut() {
         Ok(mut set) => dedup(out, &mut set),
         Err(_) => dedup(out, &mut Vec::new()),
     });
-    then(&view)
 }
 
 thread_local! {
@@ -718,12 +723,7 @@ fn analyze<T: TokenStats + ?Sized>(
     per_user: bool,
 ) -> Analysis {
     let view = parse::parse(raw, &config.limits);
-    tokens.clear();
-    features::extract(&view, features, tokens);
-    DEDUP.with(|set| match set.try_borrow_mut() {
-        Ok(mut set) => dedup(tokens, &mut set),
-        Err(_) => dedup(tokens, &mut Vec::new()),
-    });
+    view_tokens(&view, features, tokens);
     let hits = config.rules.evaluate(&view, &config.trusted_authserv_ids);
     let mut contributions = Vec::new();
     let outcome = score::evaluate(

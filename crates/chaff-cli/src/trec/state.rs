@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Every command runs in a fresh process, so the state must be cheap to open. Opening maps the
-//! base model and replays the journal into an [`Overlay`] (a few thousand hash inserts); training
+//! base model and replays the journal into an [`ModelOverlay`] (a few thousand hash inserts); training
 //! appends one record. When the journal holds `compact_every` messages, training folds it into
 //! model `G+1` with an empty journal `G+1` and only then points `CURRENT` at `G+1`, so a crash at
 //! any moment leaves generation G or G+1 whole. A record is `[n: u32][spam: u8][step: i32]
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use chaff_core::features::FeatureConfig;
-use chaff_core::model::{Overlay, file::write_atomic};
+use chaff_core::model::{ModelOverlay, file::write_atomic};
 use chaff_core::{Model, Trainer};
 
 /// An opened state directory.
@@ -31,7 +31,7 @@ pub struct State {
     dir: PathBuf,
     generation: u64,
     /// The base model with the journal replayed on top.
-    pub overlay: Overlay,
+    pub overlay: ModelOverlay,
     /// Bytes of the journal that hold whole, valid records.
     journal_valid: u64,
 }
@@ -78,7 +78,7 @@ impl State {
             .trim()
             .parse()
             .with_context(|| format!("{}: not a generation number", current.display()))?;
-        let mut overlay = Overlay::new(Model::open(&model_path(dir, generation))?);
+        let mut overlay = ModelOverlay::new(Model::open(&model_path(dir, generation))?);
         let jpath = journal_path(dir, generation);
         let journal = match std::fs::read(&jpath) {
             Ok(b) => b,
@@ -142,7 +142,7 @@ impl State {
         // Generation `next` is committed; the old files are garbage.
         let _ = std::fs::remove_file(model_path(&self.dir, self.generation));
         let _ = std::fs::remove_file(journal_path(&self.dir, self.generation));
-        self.overlay = Overlay::new(Model::open(&model_path(&self.dir, next))?);
+        self.overlay = ModelOverlay::new(Model::open(&model_path(&self.dir, next))?);
         self.generation = next;
         self.journal_valid = 0;
         Ok(())

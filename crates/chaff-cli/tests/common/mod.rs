@@ -6,6 +6,23 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Writes a personal message from `from` as `dir/name` (its Message-ID is made from `name`) and
+/// returns its path.
+pub fn write_personal(dir: &Path, name: &str, from: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        format!(
+            "From: Pal <{from}>\r\nTo: alice@x.org\r\nSubject: dinner on friday\r\n\
+             Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{name}@friends.example>\r\n\r\n\
+             Hi Alice,\r\n\r\nare we still on for dinner on Friday? I can book the table at \
+             the Italian place near the station for seven.\r\n\r\nCheers\r\n"
+        ),
+    )
+    .expect("write message");
+    p.display().to_string()
+}
+
 /// Runs the `chaff` binary under test (without the caller's `CHAFF_LOG`).
 pub fn chaff(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chaff"))

@@ -1,5 +1,5 @@
 //! Token statistics: the trainable in-memory form ([`Trainer`]) and the frozen, file-backed
-//! form ([`Model`]) that classification reads, and [`Overlay`], which trains on top of a frozen
+//! form ([`Model`]) that classification reads, and [`ModelOverlay`], which trains on top of a frozen
 //! model without copying it.
 //!
 //! A model keeps, per token hash, the spam and ham messages it appeared in (for the Bayesian
@@ -24,7 +24,7 @@ use std::path::Path;
 use crate::Result;
 use crate::features::{FeatureConfig, TOKENIZER_VERSION};
 pub use file::Model;
-pub use overlay::Overlay;
+pub use overlay::ModelOverlay;
 
 /// One token's statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -1,11 +1,11 @@
-//! Training on top of a frozen [`Model`] without copying it: an [`Overlay`] keeps only what was
+//! Training on top of a frozen [`Model`] without copying it: an [`ModelOverlay`] keeps only what was
 //! learnt since the model was written, and reads as their sum.
 //!
 //! A process that must answer for one message and exit (the TREC toolkit's `classify` and
 //! `train` commands, a mail hook) cannot afford [`Trainer::from_model`], which copies the whole
 //! table into a hash map, nor writing a whole model after every message. It opens the model by
-//! mmap, replays the few steps learnt since (see [`Overlay::apply`]) and, from time to time,
-//! folds them into a new model file ([`Overlay::to_trainer`]).
+//! mmap, replays the few steps learnt since (see [`ModelOverlay::apply`]) and, from time to time,
+//! folds them into a new model file ([`ModelOverlay::to_trainer`]).
 
 use super::{Model, TokenCounts, TokenMap, TokenStats, Trainer};
 
@@ -13,10 +13,10 @@ use super::{Model, TokenCounts, TokenMap, TokenStats, Trainer};
 /// [`Trainer`] holding the model's statistics would take.
 ///
 /// ```
-/// use chaff_core::model::{Overlay, TokenStats, Trainer};
+/// use chaff_core::model::{ModelOverlay, TokenStats, Trainer};
 /// let mut base = Trainer::default();
 /// base.train(&[1, 2], true);
-/// let mut overlay = Overlay::new(base.freeze().unwrap());
+/// let mut overlay = ModelOverlay::new(base.freeze().unwrap());
 /// let step = overlay.train(&[2, 3], false);
 /// base.train(&[2, 3], false);
 /// assert_eq!(overlay.get(2), base.get(2));
@@ -24,7 +24,7 @@ use super::{Model, TokenCounts, TokenMap, TokenStats, Trainer};
 /// # let _ = step;
 /// ```
 #[derive(Debug, Clone)]
-pub struct Overlay {
+pub struct ModelOverlay {
     base: Model,
     delta: TokenMap<TokenCounts>,
     n_spam: u32,
@@ -32,10 +32,10 @@ pub struct Overlay {
     trained: usize,
 }
 
-impl Overlay {
+impl ModelOverlay {
     /// Nothing learnt yet on top of `base`.
     pub fn new(base: Model) -> Self {
-        Overlay {
+        ModelOverlay {
             base,
             delta: TokenMap::default(),
             n_spam: 0,
@@ -108,7 +108,7 @@ fn add(a: TokenCounts, b: TokenCounts) -> TokenCounts {
     }
 }
 
-impl TokenStats for Overlay {
+impl TokenStats for ModelOverlay {
     #[inline]
     fn get(&self, token: u64) -> Option<TokenCounts> {
         match (self.base.get(token), self.delta.get(&token)) {
@@ -148,8 +148,8 @@ mod tests {
         for (t, s) in &msgs[..100] {
             direct.train(t, *s);
         }
-        let mut overlay = Overlay::new(direct.freeze().unwrap());
-        let mut replay = Overlay::new(direct.freeze().unwrap());
+        let mut overlay = ModelOverlay::new(direct.freeze().unwrap());
+        let mut replay = ModelOverlay::new(direct.freeze().unwrap());
         for (t, s) in &msgs[100..] {
             let step = overlay.train(t, *s);
             replay.apply(t, *s, step);
