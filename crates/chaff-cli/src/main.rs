@@ -557,12 +557,18 @@ fn classify(
         bail!("no messages: give FILE arguments or --index");
     }
     // Building the engine (compiling the rules) keeps one core busy for a few milliseconds:
-    // read the first messages on another meanwhile.
-    let first = items.len().min(PREREAD);
+    // read messages on another meanwhile, and stop as soon as the engine is ready (reading is
+    // then shared by every worker).
+    let built = std::sync::atomic::AtomicBool::new(false);
     let (engine, preread) = std::thread::scope(|s| {
-        let build = s.spawn(move || builder.build());
-        let preread: Vec<std::io::Result<Vec<u8>>> = items[..first]
+        let build = s.spawn(|| {
+            let engine = builder.build();
+            built.store(true, std::sync::atomic::Ordering::Release);
+            engine
+        });
+        let preread: Vec<std::io::Result<Vec<u8>>> = items
             .iter()
+            .take_while(|_| !built.load(std::sync::atomic::Ordering::Acquire))
             .map(|(_, p)| read_message(p))
             .collect();
         (build.join(), preread)
@@ -626,9 +632,6 @@ fn classify(
 
 /// A message `classify` has read already, or the path to read it from.
 type Source<'a> = Result<std::io::Result<Vec<u8>>, &'a Path>;
-
-/// Messages `classify` reads while the engine is being built.
-const PREREAD: usize = 512;
 
 /// A message file, or standard input for `-`.
 fn read_message(path: &Path) -> std::io::Result<Vec<u8>> {

@@ -49,12 +49,24 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
+            rules: RuleSet::embedded(),
+            ..EngineConfig::without_rules()
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The defaults with no rules: what [`EngineBuilder`] starts from, so that compiling the
+    /// default rules happens in [`EngineBuilder::build`] (which a caller may run on another
+    /// thread) rather than when the builder is made.
+    fn without_rules() -> Self {
+        EngineConfig {
             threshold: 0.5,
             limits: ParseLimits::default(),
             bayes: BayesParams::default(),
             explain_tokens: 12,
             categories: None,
-            rules: RuleSet::embedded(),
+            rules: Arc::new(RuleSet::empty()),
             trusted_authserv_ids: Vec::new(),
         }
     }
@@ -67,14 +79,28 @@ impl Default for EngineConfig {
 /// let v = engine.classify(b"Subject: lunch?\r\n\r\nShall we meet at noon?\r\n");
 /// assert!((0.0..=1.0).contains(&v.score));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EngineBuilder {
     model: Option<Model>,
+    /// Everything but the rules, which `build` compiles or takes from `rule_files`.
     config: EngineConfig,
     rule_files: Vec<PathBuf>,
     no_default_rules: bool,
     store: Option<Arc<dyn Store>>,
     feedback: FeedbackConfig,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            model: None,
+            config: EngineConfig::without_rules(),
+            rule_files: Vec::new(),
+            no_default_rules: false,
+            store: None,
+            feedback: FeedbackConfig::default(),
+        }
+    }
 }
 
 impl EngineBuilder {
@@ -172,9 +198,11 @@ impl EngineBuilder {
             None => crate::default_model()?,
         };
         let mut config = self.config;
-        if self.no_default_rules || !self.rule_files.is_empty() {
-            config.rules = Arc::new(RuleSet::load(!self.no_default_rules, &self.rule_files)?);
-        }
+        config.rules = if self.no_default_rules || !self.rule_files.is_empty() {
+            Arc::new(RuleSet::load(!self.no_default_rules, &self.rule_files)?)
+        } else {
+            RuleSet::embedded()
+        };
         if config.categories.is_none() {
             config.categories = Some(crate::default_category_model()?);
         }

@@ -46,12 +46,19 @@ impl Default for ParseLimits {
 }
 
 /// Built once: a parser is a map of header parsers, and building it per message cost more
-/// than parsing the headers. Only the headers the view decodes are parsed beyond raw.
+/// than parsing the headers. Only the headers the view decodes are parsed: the MIME ones the
+/// part structure needs, the four address fields and the subject. Every other field is kept
+/// in the list with an empty value (its offsets are all the view reads), which skips making a
+/// string of each `Received:` and the like.
 static PARSER: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
     MessageParser::new()
         .with_mime_headers()
-        .with_address_headers()
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::ReplyTo)
+        .header_address(HeaderName::To)
+        .header_address(HeaderName::Cc)
         .header_text(HeaderName::Subject)
+        .default_header_ignore()
 });
 
 /// A header field as it stands in the message: name and unfolded-not raw value bytes.
