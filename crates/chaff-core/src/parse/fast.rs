@@ -10,9 +10,12 @@
 
 use std::borrow::Cow;
 
-use mail_parser::{HeaderName, HeaderValue, MimeHeaders};
+use mail_parser::{HeaderName, HeaderValue, MessagePart, MimeHeaders};
 
-use super::{MessageView, PARSER, ParseLimits, PartInfo, push_text, read_root_headers};
+use super::{
+    HeaderField, MessageView, PARSER, ParseLimits, PartInfo, push_text, read_root_headers,
+    read_typed_headers, trim_crlf,
+};
 
 /// Fills `view` for a single-text-part message and returns `true`; returns `false`, leaving
 /// `view` untouched, when the message is anything else (the caller then parses it in full).
@@ -21,6 +24,22 @@ pub(super) fn single_text_part<'a>(
     limits: &ParseLimits,
     view: &mut MessageView<'a>,
 ) -> bool {
+    match scanned(input, limits, view) {
+        Some(taken) => taken,
+        None => parsed(input, limits, view),
+    }
+}
+
+/// The fast path with the header section split by [`scan_fields`]; `None` when the scanner
+/// leaves the header section to mail-parser.
+fn scanned<'a>(input: &'a [u8], limits: &ParseLimits, view: &mut MessageView<'a>) -> Option<bool> {
+    let mut fields = Vec::new();
+    let body_start = scan_fields(input, &mut fields)?;
+    from_scanned_fields(input, body_start, &fields, limits, view)
+}
+
+/// The fast path with the header section parsed by mail-parser.
+fn parsed<'a>(input: &'a [u8], limits: &ParseLimits, view: &mut MessageView<'a>) -> bool {
     let Some(message) = PARSER.parse_headers(input) else {
         return false;
     };
@@ -28,11 +47,153 @@ pub(super) fn single_text_part<'a>(
         return false;
     };
     let headers = &root.headers;
-    if headers.is_empty() {
+    let disposition = headers
+        .iter()
+        .any(|h| matches!(h.name, HeaderName::ContentDisposition));
+    let Some(html) = text_shape(root, disposition) else {
         return false;
+    };
+    // The body starts after the empty line that ends the header section: the first one after
+    // the last field's value start (an unfolded value cannot hold an empty line).
+    let Some(last) = headers.iter().map(|h| h.offset_start as usize).max() else {
+        return false;
+    };
+    let Some(body_start) = header_end(input, last) else {
+        return false;
+    };
+    read_root_headers(headers, input, limits, view);
+    take_body(input, body_start, root, html, limits, view);
+    true
+}
+
+/// A header field as mail-parser delimits it: the field, its colon and its end (just past the
+/// newline that ends its last line).
+struct Field {
+    start: usize,
+    colon: usize,
+    end: usize,
+}
+
+impl Field {
+    fn name<'a>(&self, input: &'a [u8]) -> &'a [u8] {
+        &input[self.start..self.colon]
     }
-    // The shapes mail-parser treats as one inline text part (see its `mime_type` and
-    // transfer-encoding choice); anything else takes the full parse.
+}
+
+/// The fields whose parsed values the view uses: the four address fields and the subject
+/// ([`read_root_headers`]) and the two that shape the body. mail-parser parses only these.
+const TYPED_FIELDS: [&str; 7] = [
+    "from",
+    "reply-to",
+    "to",
+    "cc",
+    "subject",
+    "content-type",
+    "content-transfer-encoding",
+];
+
+fn is_typed(name: &[u8]) -> bool {
+    TYPED_FIELDS.iter().any(|t| name.eq_ignore_ascii_case(t.as_bytes()))
+}
+
+/// Splits the header section into fields the way mail-parser's header parser does, a line at
+/// a time with `memchr` instead of a byte at a time, and returns where the body starts. `None`
+/// for anything it does not handle exactly as mail-parser would: a name with white space, a
+/// line without a colon, white space before the first field, no empty line before the end.
+fn scan_fields(input: &[u8], fields: &mut Vec<Field>) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        match *input.get(pos)? {
+            b'\n' => return Some(pos + 1),
+            b'\r' if input.get(pos + 1) == Some(&b'\n') => return Some(pos + 2),
+            _ => {}
+        }
+        let colon = pos + memchr::memchr2(b':', b'\n', &input[pos..])?;
+        if input[colon] != b':' || colon == pos {
+            return None;
+        }
+        if input[pos..colon].iter().any(u8::is_ascii_whitespace) {
+            return None;
+        }
+        // The value runs to the first newline not followed by a space or a tab.
+        let mut from = colon + 1;
+        let end = loop {
+            let newline = from + memchr::memchr(b'\n', input.get(from..)?)?;
+            match input.get(newline + 1) {
+                Some(b' ' | b'\t') => from = newline + 2,
+                _ => break newline + 1,
+            }
+        };
+        fields.push(Field {
+            start: pos,
+            colon,
+            end,
+        });
+        pos = end;
+    }
+}
+
+/// The fast path over scanned fields: mail-parser parses a copy of just the typed fields.
+/// `None` when it delimits one of them differently from the scanner (the caller then lets
+/// mail-parser read the whole header section); otherwise whether the message took the path.
+fn from_scanned_fields<'a>(
+    input: &'a [u8],
+    body_start: usize,
+    fields: &[Field],
+    limits: &ParseLimits,
+    view: &mut MessageView<'a>,
+) -> Option<bool> {
+    if fields.is_empty() {
+        return Some(false);
+    }
+    let mut names = Vec::with_capacity(fields.len());
+    for f in fields {
+        // A name that is not UTF-8: mail-parser's reading of it decides.
+        names.push(std::str::from_utf8(f.name(input)).ok()?);
+    }
+    let mut typed = Vec::with_capacity(512);
+    let mut spans = Vec::new();
+    for f in fields.iter().filter(|f| is_typed(f.name(input))) {
+        spans.push((typed.len(), f.end - f.start));
+        typed.extend_from_slice(&input[f.start..f.end]);
+    }
+    typed.push(b'\n');
+    let message;
+    let untyped = MessagePart::default();
+    let root = if spans.is_empty() {
+        &untyped
+    } else {
+        message = PARSER.parse_headers(&typed)?;
+        let root = message.parts.first()?;
+        let agrees = root.headers.len() == spans.len()
+            && root.headers.iter().zip(&spans).all(|(h, &(at, len))| {
+                h.offset_field as usize == at && (h.offset_end - h.offset_field) as usize == len
+            });
+        if !agrees {
+            return None;
+        }
+        root
+    };
+    let disposition = names
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case("content-disposition"));
+    let Some(html) = text_shape(root, disposition) else {
+        return Some(false);
+    };
+    for (f, name) in fields.iter().zip(names).take(limits.max_headers) {
+        view.headers.push(HeaderField {
+            name,
+            value: trim_crlf(&input[f.colon + 1..f.end]),
+        });
+    }
+    view.subject = read_typed_headers(&root.headers, view).map(|s| Cow::Owned(s.to_string()));
+    take_body(input, body_start, root, html, limits, view);
+    Some(true)
+}
+
+/// Whether `root` declares one inline text part, and whether it is HTML: the shapes mail-parser
+/// treats as such (see its `mime_type` and transfer-encoding choice). `None` for anything else.
+fn text_shape(root: &MessagePart<'_>, disposition: bool) -> Option<bool> {
     let html = match root.content_type() {
         None => false,
         Some(ct) => match (ct.ctype(), ct.subtype()) {
@@ -46,24 +207,25 @@ pub(super) fn single_text_part<'a>(
             {
                 true
             }
-            _ => return false,
+            _ => return None,
         },
     };
-    if headers.iter().any(|h| {
-        matches!(h.name, HeaderName::ContentDisposition)
-            || matches!((&h.name, &h.value), (HeaderName::ContentTransferEncoding, HeaderValue::Text(e))
-                if e.eq_ignore_ascii_case("base64") || e.eq_ignore_ascii_case("quoted-printable"))
-    }) {
-        return false;
-    }
-    // The body starts after the empty line that ends the header section: the first one after
-    // the last field's value start (an unfolded value cannot hold an empty line).
-    let Some(last) = headers.iter().map(|h| h.offset_start as usize).max() else {
-        return false;
-    };
-    let Some(body_start) = header_end(input, last) else {
-        return false;
-    };
+    let encoded = root.headers.iter().any(|h| {
+        matches!((&h.name, &h.value), (HeaderName::ContentTransferEncoding, HeaderValue::Text(e))
+            if e.eq_ignore_ascii_case("base64") || e.eq_ignore_ascii_case("quoted-printable"))
+    });
+    (!disposition && !encoded).then_some(html)
+}
+
+/// Decodes the body (everything from `body_start`) as `root` declares it and adds it to `view`.
+fn take_body<'a>(
+    input: &'a [u8],
+    body_start: usize,
+    root: &MessagePart<'_>,
+    html: bool,
+    limits: &ParseLimits,
+    view: &mut MessageView<'a>,
+) {
     let body = &input[body_start..];
     let charset = root
         .content_type()
@@ -75,10 +237,8 @@ pub(super) fn single_text_part<'a>(
     let text: Cow<'a, str> = match decoder {
         // ASCII means the same in these charsets: no decoding, no copy.
         Some(_) if body.is_ascii() && charset.as_deref().is_some_and(ascii_compatible) => {
-            match std::str::from_utf8(body) {
-                Ok(s) => Cow::Borrowed(s),
-                Err(_) => return false,
-            }
+            // An all-ASCII slice is valid UTF-8.
+            Cow::Borrowed(std::str::from_utf8(body).unwrap_or_default())
         }
         // Latin-1 text outside 0x80–0x9F (where windows-1252, which mail-parser uses for
         // these names, differs from ISO-8859-1) maps each byte to the code point of the same
@@ -92,7 +252,6 @@ pub(super) fn single_text_part<'a>(
         Some(decode) => Cow::Owned(decode(body)),
         None => String::from_utf8_lossy(body),
     };
-    read_root_headers(headers, input, limits, view);
     view.parts.push(PartInfo {
         content_type: if html { "text/html" } else { "text/plain" }.to_string(),
         transfer_encoding: root
@@ -107,7 +266,6 @@ pub(super) fn single_text_part<'a>(
     });
     let mut budget = limits.max_text_bytes;
     push_text(text, html, view, &mut budget, limits);
-    true
 }
 
 /// Offset just past the empty line that ends the header section, searching from `from`.
@@ -222,6 +380,100 @@ mod tests {
         )
     }
 
+    /// Whether the header scanner took `raw`, and whether it agrees with mail-parser reading
+    /// the header section (same decision, same view).
+    fn check_scanner(raw: &[u8]) -> (bool, bool) {
+        let limits = ParseLimits::default();
+        let fresh = || MessageView {
+            raw_len: raw.len(),
+            ..Default::default()
+        };
+        let mut scanned = fresh();
+        let Some(taken) = super::scanned(raw, &limits, &mut scanned) else {
+            return (false, true);
+        };
+        let mut parsed = fresh();
+        let same = super::parsed(raw, &limits, &mut parsed) == taken
+            && (!taken || digest(&scanned) == digest(&parsed));
+        (true, same)
+    }
+
+    #[test]
+    fn header_scanner_agrees_with_mail_parser_on_fixtures() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"From: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n", true),
+            (b"From: a@b.example\nSubject: lf only\n\nbody\n", true),
+            (b"X-A: 1\r\nX-B: 2\r\n\r\nno typed fields\r\n", true),
+            (b"Subject: folded\r\n\tover\r\n  three lines\r\nTo: a@x, \"B, C\" <b@x>\r\n\r\nx\r\n", true),
+            (b"Subject: =?utf-8?q?caf=C3=A9?= =?iso-8859-1?q?cr=E8me?=\r\n\r\nx\r\n", true),
+            (b"To: a@x\r\nCc: b@x, c@x\r\nTo: d@x\r\nReply-To: <r@y>\r\n\r\nx\r\n", true),
+            (b"Subject: blank continuation\r\n \r\nX-A: b\r\n\r\nx\r\n", true),
+            (b"Content-Type: text/html; charset=\"utf-8\"\r\n\r\n<p>x</p>\r\n", true),
+            (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n", true),
+            (b"Content-Disposition: inline\r\n\r\nx\r\n", true),
+            (b"Content-Transfer-Encoding: BASE64\r\n\r\neA==\r\n", true),
+            (b"X-Bare-CR: a\rb\r\nSubject: s\r\n\r\nx\r\n", true),
+            (b"X-\xff: latin-1 name\r\n\r\nx\r\n", false),
+            (b"Sub ject: space in the name\r\n\r\nx\r\n", false),
+            (b" Subject: leading space\r\n\r\nx\r\n", false),
+            (b": empty name\r\nSubject: s\r\n\r\nx\r\n", false),
+            (b"no colon line\r\nSubject: s\r\n\r\nx\r\n", false),
+            (b"Subject: no body\r\n", false),
+            (b"Subject: ends in a fold\r\n ", false),
+        ];
+        for (raw, scanned) in cases {
+            let (taken, same) = check_scanner(raw);
+            let shown = String::from_utf8_lossy(raw);
+            assert!(same, "header scanner differs from mail-parser on {shown:?}");
+            assert_eq!(taken, *scanned, "scanner took {shown:?}: {taken}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Header sections built from names, folds, odd bytes and line ends: wherever the
+        /// scanner answers, it answers as mail-parser does.
+        #[test]
+        fn header_scanner_agrees_with_mail_parser(
+            lines in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "From", "to", "CC", "Reply-To", "Subject", "Content-Type",
+                        "content-transfer-encoding", "Content-Disposition", "Received",
+                        "X-Spam", "Sub ject", "", " From", "X-\u{e9}",
+                    ]),
+                    proptest::collection::vec(
+                        proptest::sample::select(vec![
+                            &b"a@b.example"[..], b" ", b"\t", b"\"q, r\" <q@r>", b",", b"\r",
+                            b"\r\n ", b"\n\t", b"\n", b"=?utf-8?b?w6k=?=", b"text/html",
+                            b"; charset=latin1", b"base64", b"(c)", b"<", b":", b"\xff", b"\0",
+                        ]),
+                        0..6,
+                    ),
+                    proptest::bool::ANY,
+                ),
+                0..8,
+            ),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            blank in proptest::bool::ANY,
+        ) {
+            let mut raw = Vec::new();
+            for (name, value, crlf) in &lines {
+                raw.extend_from_slice(name.as_bytes());
+                raw.extend_from_slice(b": ");
+                for v in value {
+                    raw.extend_from_slice(v);
+                }
+                raw.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+            }
+            if blank {
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(&body);
+            let (_, same) = check_scanner(&raw);
+            proptest::prop_assert!(same, "differs on {:?}", String::from_utf8_lossy(&raw));
+        }
+    }
+
     /// Whether the fast path took `raw`, and whether its view equals the full parse's.
     fn check(raw: &[u8]) -> (bool, bool) {
         let limits = ParseLimits::default();
@@ -303,7 +555,7 @@ mod tests {
             eprintln!("skipped: ../shared/corpora not found (set CHAFF_CORPORA)");
             return;
         };
-        let (mut taken, mut total) = (0, 0);
+        let (mut taken, mut scanned, mut total) = (0, 0, 0);
         for name in [
             "spamassassin",
             "csdmc2010",
@@ -324,14 +576,25 @@ mod tests {
                 };
                 let (fast, same) = check(&raw);
                 assert!(same, "fast path differs on {name}/{rel}");
+                let input = strip_mbox_from_line(&raw);
+                let (by_scanner, same) = check_scanner(input);
+                assert!(same, "header scanner differs on {name}/{rel}");
                 taken += fast as usize;
+                scanned += by_scanner as usize;
                 total += 1;
             }
         }
-        eprintln!("fast path took {taken} of {total} corpus messages; all equal to the full parse");
+        eprintln!(
+            "fast path took {taken} of {total} corpus messages, all equal to the full parse; \
+             the header scanner split {scanned}, all as mail-parser does"
+        );
         assert!(
             total == 0 || taken * 2 > total,
             "fast path took only {taken} of {total}"
+        );
+        assert!(
+            scanned * 10 >= total * 9,
+            "the header scanner split only {scanned} of {total}"
         );
     }
 }

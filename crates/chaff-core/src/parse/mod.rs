@@ -331,10 +331,20 @@ fn read_root_headers<'a>(
             value: trim_crlf(value),
         });
     }
+    view.subject = read_typed_headers(headers, view).cloned();
+}
+
+/// Reads the sender, reply-to and recipient count from parsed header fields into `view`, and
+/// returns the first decoded subject.
+fn read_typed_headers<'h, 'm>(
+    headers: &'h [mail_parser::Header<'m>],
+    view: &mut MessageView<'_>,
+) -> Option<&'h Cow<'m, str>> {
+    let mut subject = None;
     for h in headers {
         match (&h.name, &h.value) {
-            (HeaderName::Subject, HeaderValue::Text(t)) if view.subject.is_none() => {
-                view.subject = Some(t.clone());
+            (HeaderName::Subject, HeaderValue::Text(t)) if subject.is_none() => {
+                subject = Some(t);
             }
             (HeaderName::From, HeaderValue::Address(a)) if view.from.is_none() => {
                 view.from = first_mailbox(a);
@@ -348,6 +358,7 @@ fn read_root_headers<'a>(
             _ => {}
         }
     }
+    subject
 }
 
 /// Moves the text of the parts `ids` (in order, each once) into `view`, within `budget` bytes.
