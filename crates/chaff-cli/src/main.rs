@@ -598,10 +598,12 @@ fn classify(
     let lines: Vec<String> = pool.install(|| {
         sources
             .into_par_iter()
-            .map(|(name, source)| {
+            .map_init(Vec::new, |buf, (name, source)| {
                 let raw = match source {
-                    Ok(read) => read,
-                    Err(path) => read_message(path),
+                    Ok(read) => read.map(std::borrow::Cow::Owned),
+                    Err(path) => {
+                        read_into(path, buf).map(|len| std::borrow::Cow::Borrowed(&buf[..len]))
+                    }
                 };
                 match raw {
                     Ok(raw) => {
@@ -641,6 +643,39 @@ fn read_message(path: &Path) -> std::io::Result<Vec<u8>> {
         std::fs::read(path)
     }
 }
+
+/// Reads a message file (or standard input for `-`) into `buf`, reusing its allocation, and
+/// returns its length: the message is `buf[..len]`. Unlike `std::fs::read` it does not `stat`
+/// the file for its size first (the buffer is nearly always big enough already); that and
+/// the saved allocation were measurable in bulk `classify`.
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    if path.as_os_str() == "-" {
+        *buf = read_stdin()?;
+        return Ok(buf.len());
+    }
+    // A huge message read before should not keep its buffer for the rest of the run.
+    if buf.len() > MAX_KEPT_BUFFER {
+        buf.truncate(MAX_KEPT_BUFFER);
+        buf.shrink_to_fit();
+    }
+    let mut file = std::fs::File::open(path)?;
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize((buf.len() * 2).max(64 << 10), 0);
+        }
+        match std::io::Read::read(&mut file, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
+}
+
+/// The largest read buffer a `classify` worker keeps between messages.
+const MAX_KEPT_BUFFER: usize = 4 << 20;
 
 fn read_stdin() -> std::io::Result<Vec<u8>> {
     let mut v = Vec::new();
