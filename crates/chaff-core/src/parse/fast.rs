@@ -10,6 +10,8 @@
 
 use std::borrow::Cow;
 
+use mail_parser::decoders::charsets::DecoderFnc;
+use mail_parser::parsers::MessageStream;
 use mail_parser::{HeaderName, HeaderValue, MessagePart, MimeHeaders};
 
 use super::{
@@ -50,7 +52,7 @@ fn parsed<'a>(input: &'a [u8], limits: &ParseLimits, view: &mut MessageView<'a>)
     let disposition = headers
         .iter()
         .any(|h| matches!(h.name, HeaderName::ContentDisposition));
-    let Some(html) = text_shape(root, disposition) else {
+    let Some(shape) = text_shape(root, disposition) else {
         return false;
     };
     // The body starts after the empty line that ends the header section: the first one after
@@ -61,8 +63,11 @@ fn parsed<'a>(input: &'a [u8], limits: &ParseLimits, view: &mut MessageView<'a>)
     let Some(body_start) = header_end(input, last) else {
         return false;
     };
+    let Some(body) = decode_body(&input[body_start..], root, shape) else {
+        return false;
+    };
     read_root_headers(headers, input, limits, view);
-    take_body(input, body_start, root, html, limits, view);
+    add_body(body, shape, limits, view);
     true
 }
 
@@ -93,7 +98,9 @@ const TYPED_FIELDS: [&str; 7] = [
 ];
 
 fn is_typed(name: &[u8]) -> bool {
-    TYPED_FIELDS.iter().any(|t| name.eq_ignore_ascii_case(t.as_bytes()))
+    TYPED_FIELDS
+        .iter()
+        .any(|t| name.eq_ignore_ascii_case(t.as_bytes()))
 }
 
 /// Splits the header section into fields the way mail-parser's header parser does, a line at
@@ -177,7 +184,10 @@ fn from_scanned_fields<'a>(
     let disposition = names
         .iter()
         .any(|n| n.eq_ignore_ascii_case("content-disposition"));
-    let Some(html) = text_shape(root, disposition) else {
+    let Some(shape) = text_shape(root, disposition) else {
+        return Some(false);
+    };
+    let Some(body) = decode_body(&input[body_start..], root, shape) else {
         return Some(false);
     };
     for (f, name) in fields.iter().zip(names).take(limits.max_headers) {
@@ -187,13 +197,21 @@ fn from_scanned_fields<'a>(
         });
     }
     view.subject = read_typed_headers(&root.headers, view).map(|s| Cow::Owned(s.to_string()));
-    take_body(input, body_start, root, html, limits, view);
+    add_body(body, shape, limits, view);
     Some(true)
 }
 
-/// Whether `root` declares one inline text part, and whether it is HTML: the shapes mail-parser
-/// treats as such (see its `mime_type` and transfer-encoding choice). `None` for anything else.
-fn text_shape(root: &MessagePart<'_>, disposition: bool) -> Option<bool> {
+/// The one inline text part a message declares.
+#[derive(Debug, Clone, Copy)]
+struct TextShape {
+    html: bool,
+    quoted_printable: bool,
+}
+
+/// Whether `root` declares one inline text part, HTML or not, with no transfer encoding or
+/// quoted-printable: the shapes mail-parser treats as such (see its `mime_type` and
+/// transfer-encoding choice). `None` for anything else (base64 too: rare in text parts).
+fn text_shape(root: &MessagePart<'_>, disposition: bool) -> Option<TextShape> {
     let html = match root.content_type() {
         None => false,
         Some(ct) => match (ct.ctype(), ct.subtype()) {
@@ -210,23 +228,30 @@ fn text_shape(root: &MessagePart<'_>, disposition: bool) -> Option<bool> {
             _ => return None,
         },
     };
-    let encoded = root.headers.iter().any(|h| {
-        matches!((&h.name, &h.value), (HeaderName::ContentTransferEncoding, HeaderValue::Text(e))
-            if e.eq_ignore_ascii_case("base64") || e.eq_ignore_ascii_case("quoted-printable"))
-    });
-    (!disposition && !encoded).then_some(html)
+    // mail-parser takes the first such field's value, as `header_value` does here.
+    let quoted_printable = match root.headers.iter().find_map(|h| match (&h.name, &h.value) {
+        (HeaderName::ContentTransferEncoding, v) => Some(v),
+        _ => None,
+    }) {
+        Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("base64") => return None,
+        Some(HeaderValue::Text(e)) => e.eq_ignore_ascii_case("quoted-printable"),
+        _ => false,
+    };
+    (!disposition).then_some(TextShape {
+        html,
+        quoted_printable,
+    })
 }
 
-/// Decodes the body (everything from `body_start`) as `root` declares it and adds it to `view`.
-fn take_body<'a>(
-    input: &'a [u8],
-    body_start: usize,
-    root: &MessagePart<'_>,
-    html: bool,
-    limits: &ParseLimits,
-    view: &mut MessageView<'a>,
-) {
-    let body = &input[body_start..];
+/// A decoded body and what `view.parts` says about it.
+struct Body<'a> {
+    text: Cow<'a, str>,
+    info: PartInfo,
+}
+
+/// Decodes `body` as `root` declares it, as mail-parser would; `None` where mail-parser would
+/// report an encoding problem (the full parse then tells the whole story).
+fn decode_body<'a>(body: &'a [u8], root: &MessagePart<'_>, shape: TextShape) -> Option<Body<'a>> {
     let charset = root
         .content_type()
         .and_then(|ct| ct.attribute("charset"))
@@ -234,26 +259,43 @@ fn take_body<'a>(
     let decoder = charset
         .as_deref()
         .and_then(|c| mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes()));
-    let text: Cow<'a, str> = match decoder {
-        // ASCII means the same in these charsets: no decoding, no copy.
-        Some(_) if body.is_ascii() && charset.as_deref().is_some_and(ascii_compatible) => {
-            // An all-ASCII slice is valid UTF-8.
-            Cow::Borrowed(std::str::from_utf8(body).unwrap_or_default())
+    let bytes: Cow<'a, [u8]> = if shape.quoted_printable {
+        // mail-parser's own decoder, as its full parse runs it on a part without a boundary.
+        let (end, bytes) = MessageStream::new(body).decode_quoted_printable_mime(b"");
+        if end == usize::MAX {
+            return None;
         }
-        // Latin-1 text outside 0x80–0x9F (where windows-1252, which mail-parser uses for
-        // these names, differs from ISO-8859-1) maps each byte to the code point of the same
-        // number: copy the ASCII runs whole instead of decoding byte by byte.
-        Some(_)
-            if charset.as_deref().is_some_and(latin1_alias)
-                && !body.iter().any(|&b| (0x80..0xA0).contains(&b)) =>
-        {
-            Cow::Owned(latin1_to_string(body))
-        }
-        Some(decode) => Cow::Owned(decode(body)),
-        None => String::from_utf8_lossy(body),
+        Cow::Owned(bytes.into_owned())
+    } else {
+        Cow::Borrowed(body)
     };
-    view.parts.push(PartInfo {
-        content_type: if html { "text/html" } else { "text/plain" }.to_string(),
+    let ascii_compatible = charset.as_deref().is_some_and(ascii_compatible);
+    let text: Cow<'a, str> = match (decoder, bytes) {
+        // ASCII means the same in these charsets: no decoding, no copy.
+        (Some(_), Cow::Borrowed(b)) if ascii_compatible && b.is_ascii() => {
+            // An all-ASCII slice is valid UTF-8.
+            Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default())
+        }
+        (Some(_), Cow::Owned(v)) if ascii_compatible && v.is_ascii() => {
+            Cow::Owned(String::from_utf8(v).unwrap_or_default())
+        }
+        (Some(decode), b) => Cow::Owned(match single_byte_table(charset.as_deref(), decode) {
+            Some(table) => table.decode(&b),
+            None => decode(&b),
+        }),
+        (None, Cow::Borrowed(b)) => String::from_utf8_lossy(b),
+        (None, Cow::Owned(v)) => Cow::Owned(
+            String::from_utf8(v)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
+    };
+    let info = PartInfo {
+        content_type: if shape.html {
+            "text/html"
+        } else {
+            "text/plain"
+        }
+        .to_string(),
         transfer_encoding: root
             .content_transfer_encoding()
             .map(|e| e.to_ascii_lowercase()),
@@ -263,9 +305,104 @@ fn take_body<'a>(
             .as_deref()
             .is_some_and(|c| c != "us-ascii" && c != "utf-8" && decoder.is_none()),
         charset,
-    });
+    };
+    Some(Body { text, info })
+}
+
+/// Adds a decoded body to `view`.
+fn add_body<'a>(
+    body: Body<'a>,
+    shape: TextShape,
+    limits: &ParseLimits,
+    view: &mut MessageView<'a>,
+) {
+    view.parts.push(body.info);
     let mut budget = limits.max_text_bytes;
-    push_text(text, html, view, &mut budget, limits);
+    push_text(body.text, shape.html, view, &mut budget, limits);
+}
+
+/// A single-byte charset of mail-parser's as a table of its upper half, taken from
+/// mail-parser's own decoder, so decoding gives the same text with ASCII runs copied whole
+/// instead of one `char` at a time.
+struct SingleByteTable {
+    upper: [char; 128],
+}
+
+impl SingleByteTable {
+    /// The table of `decode` if `charset` names one of the single-byte charsets mail-parser
+    /// knows and `decode` maps ASCII to itself and each upper byte to one character.
+    fn of(charset: &str, decode: DecoderFnc) -> Option<SingleByteTable> {
+        let c = charset.trim();
+        let single_byte = [
+            "iso-8859-",
+            "iso8859-",
+            "iso_8859-",
+            "windows-125",
+            "cp125",
+            "koi8-",
+        ]
+        .iter()
+        .any(|p| c.starts_with(p))
+            || LATIN1_ALIASES.contains(&c);
+        if !single_byte {
+            return None;
+        }
+        let ascii: Vec<u8> = (0u8..0x80).collect();
+        if decode(&ascii).as_bytes() != ascii.as_slice() {
+            return None;
+        }
+        let upper_bytes: Vec<u8> = (0x80u8..=0xFF).collect();
+        let decoded = decode(&upper_bytes);
+        let mut upper = ['\0'; 128];
+        let mut chars = decoded.chars();
+        for slot in upper.iter_mut() {
+            *slot = chars.next()?;
+        }
+        chars.next().is_none().then_some(SingleByteTable { upper })
+    }
+
+    fn decode(&self, bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len() + bytes.len() / 4);
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let ascii = rest
+                .iter()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(rest.len());
+            // An all-ASCII slice is valid UTF-8.
+            out.push_str(std::str::from_utf8(&rest[..ascii]).unwrap_or_default());
+            let Some(&b) = rest.get(ascii) else { break };
+            out.push(self.upper[usize::from(b - 0x80)]);
+            rest = &rest[ascii + 1..];
+        }
+        out
+    }
+}
+
+thread_local! {
+    /// Tables built so far, by charset name (a handful per process).
+    static TABLES: std::cell::RefCell<Vec<(String, Option<std::rc::Rc<SingleByteTable>>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The table for `charset` (see [`SingleByteTable::of`]), built once per thread.
+fn single_byte_table(
+    charset: Option<&str>,
+    decode: DecoderFnc,
+) -> Option<std::rc::Rc<SingleByteTable>> {
+    let charset = charset?;
+    TABLES.with(|t| {
+        let mut t = t.try_borrow_mut().ok()?;
+        if let Some((_, table)) = t.iter().find(|(c, _)| c == charset) {
+            return table.clone();
+        }
+        let table = SingleByteTable::of(charset, decode).map(std::rc::Rc::new);
+        // Bounded: names come from messages.
+        if t.len() < 64 {
+            t.push((charset.to_string(), table.clone()));
+        }
+        table
+    })
 }
 
 /// Offset just past the empty line that ends the header section, searching from `from`.
@@ -284,8 +421,7 @@ fn header_end(input: &[u8], from: usize) -> Option<usize> {
     }
 }
 
-/// Names mail-parser decodes with its windows-1252 table, which agrees with ISO-8859-1 on
-/// every byte outside 0x80–0x9F (checked against mail-parser in the tests).
+/// Names of Latin-1 and its relatives that mail-parser decodes with its windows-1252 table.
 const LATIN1_ALIASES: &[&str] = &[
     "us-ascii",
     "ascii",
@@ -296,32 +432,6 @@ const LATIN1_ALIASES: &[&str] = &[
     "windows-1252",
     "cp1252",
 ];
-
-fn latin1_alias(charset: &str) -> bool {
-    LATIN1_ALIASES.contains(&charset.trim())
-}
-
-/// ISO-8859-1 bytes as a string: ASCII runs are copied whole, other bytes become the code
-/// point of the same value.
-fn latin1_to_string(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() + bytes.len() / 8);
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let ascii = rest
-            .iter()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(rest.len());
-        // An all-ASCII slice is valid UTF-8.
-        out.push_str(std::str::from_utf8(&rest[..ascii]).unwrap_or_default());
-        if let Some(&b) = rest.get(ascii) {
-            out.push(char::from(b));
-            rest = &rest[ascii + 1..];
-        } else {
-            break;
-        }
-    }
-    out
-}
 
 /// Charsets in which every ASCII byte stands for itself (not UTF-7, UTF-16, ISO-2022-*, HZ).
 fn ascii_compatible(charset: &str) -> bool {
@@ -492,13 +602,50 @@ mod tests {
     }
 
     #[test]
-    fn latin1_shortcut_agrees_with_mail_parser() {
-        let mut bytes: Vec<u8> = (0x20u8..0x80).chain(0xA0..=0xFF).collect();
-        bytes.extend_from_slice(b"\r\nend");
-        for name in super::LATIN1_ALIASES {
-            let decode = mail_parser::decoders::charsets::map::charset_decoder(name.as_bytes())
-                .unwrap_or_else(|| panic!("{name}: mail-parser has no decoder"));
-            assert_eq!(super::latin1_to_string(&bytes), decode(&bytes), "{name}");
+    fn single_byte_tables_agree_with_mail_parser() {
+        let mut bytes: Vec<u8> = (0u8..=0xFF).collect();
+        bytes.extend_from_slice(b"\r\nend \xe9\x80\x9f\xff caf\xe9");
+        let mut built = 0;
+        let names = (1..=16)
+            .flat_map(|n| {
+                [
+                    format!("iso-8859-{n}"),
+                    format!("ISO8859-{n}"),
+                    format!("iso_8859-{n}"),
+                ]
+            })
+            .chain((1250..=1258).flat_map(|n| [format!("windows-{n}"), format!("cp{n}")]))
+            .chain(["koi8-r", "KOI8-U", "latin1", "ascii", "us-ascii"].map(String::from));
+        for name in names {
+            let Some(decode) =
+                mail_parser::decoders::charsets::map::charset_decoder(name.as_bytes())
+            else {
+                continue;
+            };
+            let lower = name.to_ascii_lowercase();
+            let table = super::SingleByteTable::of(&lower, decode)
+                .unwrap_or_else(|| panic!("{name}: no table for a single-byte charset"));
+            assert_eq!(table.decode(&bytes), decode(&bytes), "{name}");
+            built += 1;
+        }
+        assert!(built >= 30, "only {built} single-byte charsets");
+        // Multi-byte and stateful charsets are never taken for single-byte ones.
+        for name in [
+            "utf-8",
+            "gbk",
+            "gb2312",
+            "big5",
+            "shift_jis",
+            "euc-jp",
+            "iso-2022-jp",
+            "utf-7",
+            "euc-kr",
+        ] {
+            if let Some(decode) =
+                mail_parser::decoders::charsets::map::charset_decoder(name.as_bytes())
+            {
+                assert!(super::SingleByteTable::of(name, decode).is_none(), "{name}");
+            }
         }
     }
 
@@ -519,7 +666,11 @@ mod tests {
             b"Subject: folded\r\n continued\r\nX-A: b\r\n\r\n\r\nbody after blank\r\n",
             b"Subject: empty body\r\n\r\n",
             b"Subject: no blank line\r\n",
-            b"Subject: qp\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n",
+            b"Subject: qp\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db soft=\r\nbreak=\r\n",
+            b"Subject: qp latin\r\nContent-Transfer-Encoding: Quoted-Printable\r\nContent-Type: text/html; charset=windows-1252\r\n\r\n<p>caf=E9 =93q=94  \r\n=3D</p>\r\n",
+            b"Subject: qp bad\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na==3D=XY=\r\n",
+            b"Subject: b64\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n",
+            b"Subject: koi8\r\nContent-Type: text/plain; charset=koi8-r\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4 ok\r\n",
             b"Subject: enriched\r\nContent-Type: text/enriched\r\n\r\n<bold>x</bold>\r\n",
             b"Subject: att\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nx\r\n",
             b"Subject: bad utf8\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\xff\xfe bad\r\n",
