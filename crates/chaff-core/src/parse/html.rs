@@ -72,21 +72,23 @@ impl HtmlFacts {
             let tag = &html[lt + 1..gt];
             i = gt + 1;
             let (closing, name, attrs) = split_tag(tag);
-            if !closing
-                && (name.eq_ignore_ascii_case("script") || name.eq_ignore_ascii_case("style"))
-            {
+            let kind = TagKind::of(name);
+            if !closing && matches!(kind, TagKind::Script | TagKind::Style) {
                 // Skip the element's content: code and CSS are not text anyone reads.
-                let close = if name.eq_ignore_ascii_case("script") {
+                let close = if kind == TagKind::Script {
                     "</script"
                 } else {
                     "</style"
                 };
                 i = find_ci(&html[i..], close).map_or(b.len(), |p| i + p);
             }
-            if !is_inline(name) && !text.ends_with(' ') && text.len() < max_text {
+            if !matches!(kind, TagKind::A | TagKind::Inline)
+                && !text.ends_with(' ')
+                && text.len() < max_text
+            {
                 text.push(' ');
             }
-            if name.eq_ignore_ascii_case("a") {
+            if kind == TagKind::A {
                 if closing {
                     if let Some((Some(target), start)) = open_anchor.take() {
                         self.check_anchor_text(&html[start..lt], &target);
@@ -106,7 +108,7 @@ impl HtmlFacts {
                     open_anchor = Some((host, gt + 1));
                 }
             } else if !closing {
-                if name.eq_ignore_ascii_case("img") {
+                if kind == TagKind::Img {
                     self.images += 1;
                     let w = attr(attrs, "width").map(str::trim);
                     let h = attr(attrs, "height").map(str::trim);
@@ -115,14 +117,11 @@ impl HtmlFacts {
                     {
                         self.tiny_images += 1;
                     }
-                } else if name.eq_ignore_ascii_case("form") {
+                } else if kind == TagKind::Form {
                     self.forms += 1;
-                } else if name.eq_ignore_ascii_case("script") {
+                } else if kind == TagKind::Script {
                     self.scripts += 1;
-                } else if name.eq_ignore_ascii_case("iframe")
-                    || name.eq_ignore_ascii_case("object")
-                    || name.eq_ignore_ascii_case("embed")
-                {
+                } else if kind == TagKind::Embed {
                     self.embeds += 1;
                 }
                 if let Some(style) = attr(attrs, "style")
@@ -168,13 +167,44 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     memchr::memchr(needle, hay)
 }
 
-/// Tags that do not break words.
-fn is_inline(name: &str) -> bool {
-    const INLINE: &[&str] = &[
-        "a", "b", "i", "u", "s", "em", "strong", "span", "font", "small", "big", "sub", "sup",
-        "strike", "tt", "abbr", "acronym", "code", "label", "q", "mark", "ins", "del", "wbr",
-    ];
-    name.len() <= 7 && INLINE.iter().any(|t| name.eq_ignore_ascii_case(t))
+/// The tags the scan treats apart from the rest, named once per tag (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagKind {
+    A,
+    Img,
+    Form,
+    Script,
+    Style,
+    /// `iframe`, `object`, `embed`.
+    Embed,
+    /// Tags other than `a` that do not break words.
+    Inline,
+    Other,
+}
+
+impl TagKind {
+    fn of(name: &str) -> TagKind {
+        // Every tag named here is at most 7 bytes long.
+        let mut lower = [0u8; 7];
+        let Some(dst) = lower.get_mut(..name.len()) else {
+            return TagKind::Other;
+        };
+        for (d, s) in dst.iter_mut().zip(name.as_bytes()) {
+            *d = s.to_ascii_lowercase();
+        }
+        match &lower[..name.len()] {
+            b"a" => TagKind::A,
+            b"img" => TagKind::Img,
+            b"form" => TagKind::Form,
+            b"script" => TagKind::Script,
+            b"style" => TagKind::Style,
+            b"iframe" | b"object" | b"embed" => TagKind::Embed,
+            b"b" | b"i" | b"u" | b"s" | b"em" | b"strong" | b"span" | b"font" | b"small"
+            | b"big" | b"sub" | b"sup" | b"strike" | b"tt" | b"abbr" | b"acronym" | b"code"
+            | b"label" | b"q" | b"mark" | b"ins" | b"del" | b"wbr" => TagKind::Inline,
+            _ => TagKind::Other,
+        }
+    }
 }
 
 /// Appends markup-free `segment` to `out`, decoding character references.
@@ -310,6 +340,41 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
 }
 
 fn is_hidden_style(style: &str) -> bool {
+    // The first 400 characters without white space, lower-cased: on the stack when ASCII.
+    let mut buf = [0u8; 400];
+    let mut n = 0;
+    for &c in style.as_bytes() {
+        if n == buf.len() {
+            break;
+        }
+        if !c.is_ascii() {
+            return is_hidden_style_slow(style);
+        }
+        if !c.is_ascii_whitespace() && c != 0x0B {
+            buf[n] = c.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    let compact = &buf[..n];
+    HIDING.iter().any(|f| f.find(compact).is_some())
+}
+
+/// The declarations [`is_hidden_style`] looks for, as searchers built once.
+static HIDING: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 6]> =
+    std::sync::LazyLock::new(|| {
+        [
+            &b"display:none"[..],
+            b"visibility:hidden",
+            b"font-size:0",
+            b"font-size:1px",
+            b"max-height:0",
+            b"opacity:0;",
+        ]
+        .map(memchr::memmem::Finder::new)
+    });
+
+/// [`is_hidden_style`] for styles with non-ASCII characters (Unicode white space too).
+fn is_hidden_style_slow(style: &str) -> bool {
     let compact: String = style
         .chars()
         .filter(|c| !c.is_whitespace())
