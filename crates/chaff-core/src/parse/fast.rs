@@ -11,7 +11,6 @@
 use std::borrow::Cow;
 
 use mail_parser::decoders::charsets::DecoderFnc;
-use mail_parser::parsers::MessageStream;
 use mail_parser::{HeaderName, HeaderValue, MessagePart, MimeHeaders};
 
 use super::{
@@ -260,12 +259,7 @@ fn decode_body<'a>(body: &'a [u8], root: &MessagePart<'_>, shape: TextShape) -> 
         .as_deref()
         .and_then(|c| mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes()));
     let bytes: Cow<'a, [u8]> = if shape.quoted_printable {
-        // mail-parser's own decoder, as its full parse runs it on a part without a boundary.
-        let (end, bytes) = MessageStream::new(body).decode_quoted_printable_mime(b"");
-        if end == usize::MAX {
-            return None;
-        }
-        Cow::Owned(bytes.into_owned())
+        Cow::Owned(super::qp::decode(body)?)
     } else {
         Cow::Borrowed(body)
     };

@@ -12,6 +12,7 @@
 
 mod fast;
 mod html;
+mod qp;
 mod url;
 
 use std::borrow::Cow;
