@@ -535,44 +535,49 @@ fn classify(
     rules: &RulesArgs,
     files: Vec<PathBuf>,
 ) -> Result<()> {
-    let mut builder = rules.apply(Engine::builder().model(load_model(model)?));
-    if let Some(path) = category_model {
-        builder = builder.category_model(chaff_core::CategoryModel::open(path)?);
-    }
-    if let Some(spec) = store {
-        builder = builder.store(users::open_store(spec)?);
-    }
-    let mut items: Vec<(String, PathBuf)> = files
-        .into_iter()
-        .map(|p| (p.display().to_string(), p))
-        .collect();
-    if let Some(index) = index {
-        items.extend(
-            corpus::read_index(index, root)?
-                .into_iter()
-                .map(|e| (e.rel, e.path)),
-        );
-    }
-    if items.is_empty() {
-        bail!("no messages: give FILE arguments or --index");
-    }
-    // Building the engine (compiling the rules) keeps one core busy for a few milliseconds:
-    // read messages on another meanwhile, and stop as soon as the engine is ready (reading is
-    // then shared by every worker).
+    // Loading the models (checksums) and building the engine (compiling the rules) run on
+    // another thread, while this one reads the index and the first messages.
+    let build_engine = || -> Result<Engine> {
+        let mut builder = rules.apply(Engine::builder().model(load_model(model)?));
+        if let Some(path) = category_model {
+            builder = builder.category_model(chaff_core::CategoryModel::open(path)?);
+        }
+        if let Some(spec) = store {
+            builder = builder.store(users::open_store(spec)?);
+        }
+        Ok(builder.build()?)
+    };
+    // Building the engine keeps one core busy for a few milliseconds: meanwhile this thread
+    // reads the index and then messages, and stops reading as soon as the engine is ready
+    // (reading is then shared by every worker).
     let built = std::sync::atomic::AtomicBool::new(false);
-    let (engine, preread) = std::thread::scope(|s| {
+    let (engine, items, preread) = std::thread::scope(|s| -> Result<_> {
         let build = s.spawn(|| {
-            let engine = builder.build();
+            let engine = build_engine();
             built.store(true, std::sync::atomic::Ordering::Release);
             engine
         });
+        let mut items: Vec<(String, PathBuf)> = files
+            .into_iter()
+            .map(|p| (p.display().to_string(), p))
+            .collect();
+        if let Some(index) = index {
+            items.extend(
+                corpus::read_index(index, root)?
+                    .into_iter()
+                    .map(|e| (e.rel, e.path)),
+            );
+        }
+        if items.is_empty() {
+            bail!("no messages: give FILE arguments or --index");
+        }
         let preread: Vec<std::io::Result<Vec<u8>>> = items
             .iter()
             .take_while(|_| !built.load(std::sync::atomic::Ordering::Acquire))
             .map(|(_, p)| read_message(p))
             .collect();
-        (build.join(), preread)
-    });
+        Ok((build.join(), items, preread))
+    })?;
     let engine = match engine {
         Ok(e) => e?,
         Err(_) => bail!("building the classifier panicked"),

@@ -277,7 +277,9 @@ fn decode_body<'a>(body: &'a [u8], root: &MessagePart<'_>, shape: TextShape) -> 
             Some(table) => table.decode(&b),
             None => decode(&b),
         }),
-        (None, Cow::Borrowed(b)) => String::from_utf8_lossy(b),
+        // `lossy_text`: the same text, but valid UTF-8 (nearly always) is checked by the fast
+        // validator rather than the lossy decoder's byte loop.
+        (None, Cow::Borrowed(b)) => super::lossy_text(b),
         (None, Cow::Owned(v)) => Cow::Owned(
             String::from_utf8(v)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
