@@ -329,8 +329,15 @@ fn url_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
         let Some(host) = crate::parse::host_of(url) else {
             continue;
         };
-        let host = host.to_ascii_lowercase();
-        let host = host.trim_start_matches("www.");
+        let lower: std::borrow::Cow<'_, str> = if host.bytes().any(|c| c.is_ascii_uppercase()) {
+            host.to_ascii_lowercase().into()
+        } else {
+            host.into()
+        };
+        let mut host = lower.as_ref();
+        while let Some(rest) = host.strip_prefix("www.") {
+            host = rest;
+        }
         if host.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
             sink.push(token_hash(Kind::Meta as u64, b"url:ip-host"), &|| {
                 "meta:url-ip-host".into()
@@ -348,7 +355,16 @@ fn url_tokens<S: TokenSink>(view: &MessageView<'_>, sink: &mut S) {
             }
         }
         // Path words.
-        let after_host = url.find(host).map(|p| p + host.len()).unwrap_or(url.len());
+        // Where the (lower-cased) host first occurs in the URL, as `str::find` would say,
+        // without building a substring searcher for a needle this short.
+        let at = if host.is_empty() {
+            Some(0)
+        } else {
+            url.as_bytes()
+                .windows(host.len())
+                .position(|w| w == host.as_bytes())
+        };
+        let after_host = at.map(|p| p + host.len()).unwrap_or(url.len());
         let path = &url[after_host.min(url.len())..];
         let mut t = text::TextTokenizer::new(Kind::UrlPath as u64, 0, 16, 0);
         t.prefix = Some("url-path");

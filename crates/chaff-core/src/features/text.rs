@@ -390,7 +390,11 @@ impl Ascii8 {
     /// Digits among the first `n` bytes.
     #[inline]
     fn digits_in(&self, n: usize) -> usize {
-        let first = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+        let first = if n >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
         (self.digit & first).count_ones() as usize
     }
 
