@@ -83,16 +83,22 @@ impl<'p> TextTokenizer<'p> {
     }
 
     /// Emits a word given as its case-folded bytes.
-    #[inline]
+    #[inline(always)]
     fn word<S: TokenSink>(&mut self, folded: &[u8], sink: &mut S) {
         let h = token_hash(self.ns, folded);
         sink.push(h, &|| {
             format!("{}:{}", self.label(), String::from_utf8_lossy(folded))
         });
         self.words += 1;
-        if self.window == 0 {
-            return;
+        if self.window != 0 {
+            self.pairs(h, folded, sink);
         }
+    }
+
+    /// The OSB pairs of a word just emitted (hash `h`) with the words before it. Kept out of
+    /// [`TextTokenizer::word`] so that the common no-pairs case stays small enough to inline.
+    #[inline(never)]
+    fn pairs<S: TokenSink>(&mut self, h: u64, folded: &[u8], sink: &mut S) {
         if self.words <= self.max_pair_words {
             for d in 0..self.filled.min(self.window) {
                 let prev = self.history[d];
