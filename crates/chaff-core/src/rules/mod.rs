@@ -381,7 +381,12 @@ impl RuleSetBuilder {
         let mut rules: Vec<Rule> = Vec::new();
         let mut names = Vec::new();
         if self.defaults {
-            merge(&mut rules, Path::new(DEFAULT_RULES_NAME), DEFAULT_RULES)?;
+            merge(
+                &mut rules,
+                Path::new(DEFAULT_RULES_NAME),
+                DEFAULT_RULES,
+                false,
+            )?;
             names.push(PathBuf::from(DEFAULT_RULES_NAME));
         }
         for (path, text) in &self.sources {
@@ -398,7 +403,7 @@ impl RuleSetBuilder {
                     owned.as_str()
                 }
             };
-            merge(&mut rules, path, text)?;
+            merge(&mut rules, path, text, true)?;
             names.push(path.clone());
         }
         RuleSet::compile(rules, names, self.defaults)
@@ -406,8 +411,8 @@ impl RuleSetBuilder {
 }
 
 /// Reads one file and applies its rules over `rules` (same id = override).
-fn merge(rules: &mut Vec<Rule>, path: &Path, text: &str) -> Result<()> {
-    for spec in file::read(path, text)? {
+fn merge(rules: &mut Vec<Rule>, path: &Path, text: &str, check_patterns: bool) -> Result<()> {
+    for spec in file::read(path, text, check_patterns)? {
         let existing = rules.iter().position(|r| r.id == spec.id);
         match (spec.target, spec.test, existing) {
             (Some(target), Some(test), i) => {
@@ -572,6 +577,25 @@ weight = 1
             .to_string();
         assert!(
             e.starts_with("/nonexistent/rules.toml:0: cannot read"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn embedded_rules_pass_the_pattern_check_they_skip() {
+        // `build` reads the embedded rules without parsing each pattern (start-up cost); the
+        // check a user's file gets must pass on them too, and give the same rules.
+        let checked = file::read(Path::new(DEFAULT_RULES_NAME), DEFAULT_RULES, true)
+            .expect("every embedded pattern parses");
+        let unchecked = file::read(Path::new(DEFAULT_RULES_NAME), DEFAULT_RULES, false)
+            .expect("the embedded rules read");
+        assert_eq!(format!("{checked:?}"), format!("{unchecked:?}"));
+        let bad = "[[rule]]\nid = \"B\"\ntarget = \"body\"\nregex = \"(unclosed\"\nweight = 1\n";
+        let e = file::read(Path::new("site.toml"), bad, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("site.toml:4") && e.contains("does not compile"),
             "{e}"
         );
     }
