@@ -64,12 +64,23 @@ impl HtmlFacts {
         let mut open_anchor: Option<(bool, usize)> = None;
         let mut anchor_host = String::new();
         loop {
-            let Some(off) = find_byte(b'<', &b[i..]) else {
-                push_text(&html[i..], text, max_text);
+            // The text runs to the next '<'. One search for '<' or '&' tells whether it has
+            // any character references: most text has none, and is copied as it is.
+            let Some(off) = find_either(b'<', b'&', &b[i..]) else {
+                push_plain(&html[i..], text, max_text);
                 break;
             };
-            let lt = i + off;
-            push_text(&html[i..lt], text, max_text);
+            let lt = if b[i + off] == b'<' {
+                push_plain(&html[i..i + off], text, max_text);
+                i + off
+            } else {
+                let Some(to_lt) = find_byte(b'<', &b[i + off..]) else {
+                    push_text(&html[i..], text, max_text);
+                    break;
+                };
+                push_text(&html[i..i + off + to_lt], text, max_text);
+                i + off + to_lt
+            };
             if b[lt..].starts_with(b"<!--") {
                 i = match COMMENT_END.find(&b[lt + 4..]) {
                     Some(end) => lt + 4 + end + 3,
@@ -249,6 +260,43 @@ pub(super) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
         i += 8;
     }
     memchr::memchr(needle, &hay[i..]).map(|p| i + p)
+}
+
+/// The first `a` or `b` in `hay`, as [`find_byte`] finds one byte.
+#[inline]
+fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const SHORT: usize = 32;
+    let (pa, pb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let mut i = 0;
+    while i < SHORT {
+        let Some(chunk) = hay[i..].first_chunk::<8>() else {
+            return hay[i..]
+                .iter()
+                .position(|&c| c == a || c == b)
+                .map(|p| i + p);
+        };
+        // The lowest bit of each test is its first match (see `find_byte`), so the lowest
+        // bit of the two is the first match of either.
+        let word = u64::from_le_bytes(*chunk);
+        let (xa, xb) = (word ^ pa, word ^ pb);
+        let found = (xa.wrapping_sub(ONES) & !xa | xb.wrapping_sub(ONES) & !xb) & HIGH;
+        if found != 0 {
+            return Some(i + found.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    memchr::memchr2(a, b, &hay[i..]).map(|p| i + p)
+}
+
+/// Appends `segment`, which has no character references, to `out`: what [`push_text`] does
+/// then.
+#[inline]
+fn push_plain(segment: &str, out: &mut String, max: usize) {
+    if !segment.is_empty() && out.len() < max {
+        push_clipped(out, segment, max);
+    }
 }
 
 /// The tags the scan treats apart from the rest, named once per tag (any case).
@@ -1136,7 +1184,7 @@ mod tests {
         }
 
         #[test]
-        fn find_byte_agrees_with_memchr(
+        fn byte_searches_agree_with_memchr(
             hay in proptest::collection::vec(
                 proptest::sample::select(vec![b'<', b'>', b'=', b'&', 0, 1, 0x3c ^ 1, 0x80, 0xff, b'a']),
                 0..80,
@@ -1144,6 +1192,10 @@ mod tests {
             needle in proptest::sample::select(vec![b'<', b'>', b'=', b'&', 0u8, 0xff]),
         ) {
             prop_assert_eq!(find_byte(needle, &hay), memchr::memchr(needle, &hay));
+            prop_assert_eq!(
+                find_either(needle, b'&', &hay),
+                memchr::memchr2(needle, b'&', &hay)
+            );
         }
 
         #[test]
