@@ -98,13 +98,13 @@ impl HtmlFacts {
                     .iter()
                     .position(|&c| c == b'>' || c == b'/' || c.is_ascii_whitespace())
                     .unwrap_or(b.len() - name_start);
-            let gt = if b.get(name_end) == Some(&b'>') {
-                name_end
+            let (gt, may_style) = if b.get(name_end) == Some(&b'>') {
+                (name_end, false)
             } else {
-                let Some(off) = find_byte(b'>', &b[name_end..]) else {
+                let Some(end) = tag_end(b, name_end) else {
                     break;
                 };
-                name_end + off
+                end
             };
             i = gt + 1;
             // Cut at ASCII bytes ('/', '>', white space): char boundaries.
@@ -164,7 +164,9 @@ impl HtmlFacts {
                 } else if kind == TagKind::Embed {
                     self.embeds += 1;
                 }
-                if let Some(style) = attr(attrs, "style")
+                // Without a 'y' there is no "style" to look up (most tags).
+                if may_style
+                    && let Some(style) = attr(attrs, "style")
                     && is_hidden_style(style)
                 {
                     self.hidden_elements += 1;
@@ -260,6 +262,46 @@ pub(super) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
         i += 8;
     }
     memchr::memchr(needle, &hay[i..]).map(|p| i + p)
+}
+
+/// The '>' ending the tag whose attribute list starts at `from` in `b`, and whether the list
+/// may have a "style" in it: false only if it has no 'y' or 'Y', so that most tags skip the
+/// look-up. The first 128 bytes are looked at here, eight at a time, for both; after them
+/// (a long list, which may have anything), or after a 'y', the '>' is searched alone.
+#[inline]
+fn tag_end(b: &[u8], from: usize) -> Option<(usize, bool)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const SHORT: usize = 128;
+    let hay = &b[from..];
+    let mut i = 0;
+    while i < SHORT {
+        let Some(chunk) = hay[i..].first_chunk::<8>() else {
+            // Fewer than eight bytes left.
+            let gt = i + hay[i..].iter().position(|&c| c == b'>')?;
+            let y = hay[i..gt].iter().any(|&c| c | 0x20 == b'y');
+            return Some((from + gt, y));
+        };
+        let word = u64::from_le_bytes(*chunk);
+        // As in `find_byte`, the lowest bit of each test is the first match: of '>', and of a
+        // byte that is 'y' once 0x20 is set in it (only 'y' and 'Y' are).
+        let x = word ^ (ONES * u64::from(b'>'));
+        let gt = x.wrapping_sub(ONES) & !x & HIGH;
+        let w = (word | (ONES * 0x20)) ^ (ONES * u64::from(b'y'));
+        let y = w.wrapping_sub(ONES) & !w & HIGH;
+        if y != 0 && (gt == 0 || y.trailing_zeros() < gt.trailing_zeros()) {
+            // A 'y' in the list: the '>' alone from here on.
+            let gt = i + find_byte(b'>', &hay[i..])?;
+            return Some((from + gt, true));
+        }
+        if gt != 0 {
+            return Some((from + i + gt.trailing_zeros() as usize / 8, false));
+        }
+        i += 8;
+    }
+    // A long list: may have anything.
+    let gt = i + memchr::memchr(b'>', &hay[i..])?;
+    Some((from + gt, true))
 }
 
 /// The first `a` or `b` in `hay`, as [`find_byte`] finds one byte.
@@ -1196,6 +1238,29 @@ mod tests {
                 find_either(needle, b'&', &hay),
                 memchr::memchr2(needle, b'&', &hay)
             );
+        }
+
+        /// The end of a tag is its first '>', and a list said to have no "style" has no 'y'
+        /// (a list of fewer than 128 bytes is said to have one only if it has a 'y').
+        #[test]
+        fn tag_end_agrees_with_bytes(
+            hay in proptest::collection::vec(
+                proptest::sample::select(vec![b'>', b'y', b'Y', b'y' ^ 0x20 ^ 0x80, b'=', b' ', b'a', 0x3e ^ 1, 0xff]),
+                0..300,
+            ),
+            from in 0usize..20,
+        ) {
+            let from = from.min(hay.len());
+            let want_gt = memchr::memchr(b'>', &hay[from..]).map(|p| from + p);
+            let got = tag_end(&hay, from);
+            prop_assert_eq!(got.map(|(gt, _)| gt), want_gt);
+            if let (Some((gt, may_style)), Some(_)) = (got, want_gt) {
+                let has_y = hay[from..gt].iter().any(|&c| c == b'y' || c == b'Y');
+                prop_assert!(may_style || !has_y);
+                if gt - from < 128 {
+                    prop_assert_eq!(may_style, has_y);
+                }
+            }
         }
 
         #[test]
