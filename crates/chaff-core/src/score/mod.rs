@@ -2,6 +2,7 @@
 
 pub mod bayes;
 mod explanation;
+mod probability_cache;
 
 use serde::Serialize;
 
@@ -124,7 +125,28 @@ pub fn evaluate<T: TokenStats + ?Sized>(
     tokens: &[u64],
     params: &BayesParams,
     scratch: &mut Vec<f64>,
+    explain: Option<&mut Vec<TokenContribution>>,
+) -> Outcome {
+    let (n_spam, n_ham) = stats.totals();
+    probability_cache::with(n_spam, n_ham, params, |mut cache| {
+        evaluate_with(
+            stats,
+            tokens,
+            params,
+            scratch,
+            explain,
+            cache.as_deref_mut(),
+        )
+    })
+}
+
+fn evaluate_with<T: TokenStats + ?Sized>(
+    stats: &T,
+    tokens: &[u64],
+    params: &BayesParams,
+    scratch: &mut Vec<f64>,
     mut explain: Option<&mut Vec<TokenContribution>>,
+    mut cache: Option<&mut probability_cache::ProbabilityCache>,
 ) -> Outcome {
     let (n_spam, n_ham) = stats.totals();
     scratch.clear();
@@ -140,7 +162,10 @@ pub fn evaluate<T: TokenStats + ?Sized>(
         }
         let Some(c) = stats.get(t) else { continue };
         margin += c.weight as i64;
-        let f = bayes::token_probability(c.spam, c.ham, n_spam, n_ham, params);
+        let f = match cache.as_deref_mut() {
+            Some(cache) => cache.get(c.spam, c.ham, n_spam, n_ham, params),
+            None => bayes::token_probability(c.spam, c.ham, n_spam, n_ham, params),
+        };
         let decisive = (f - 0.5).abs() >= params.min_dev;
         if decisive {
             scratch.push(f);
