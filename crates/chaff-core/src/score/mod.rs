@@ -128,15 +128,8 @@ pub fn evaluate<T: TokenStats + ?Sized>(
     explain: Option<&mut Vec<TokenContribution>>,
 ) -> Outcome {
     let (n_spam, n_ham) = stats.totals();
-    probability_cache::with(n_spam, n_ham, params, |mut cache| {
-        evaluate_with(
-            stats,
-            tokens,
-            params,
-            scratch,
-            explain,
-            cache.as_deref_mut(),
-        )
+    probability_cache::with(n_spam, n_ham, params, |cache| {
+        evaluate_with(stats, tokens, params, scratch, explain, cache)
     })
 }
 
