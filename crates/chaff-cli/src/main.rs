@@ -338,7 +338,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(Cli::parse()) {
-        eprintln!("chaff: {e:#}");
+        eprintln!("chaff: {}", output::error_chain(&e));
         std::process::exit(1);
     }
 }

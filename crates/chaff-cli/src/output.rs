@@ -32,11 +32,50 @@ pub fn verdict_line(name: &str, v: &Verdict, json: bool) -> String {
     }
 }
 
+/// An error and its causes on one line, like anyhow's `{:#}`, but leaving out a cause whose text
+/// the line already holds: `chaff_core::Error::Io` prints its I/O error and also gives it as the
+/// source, which `{:#}` showed twice ("x: No such file (os error 2): No such file (os error 2)").
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// The line for a message that could not be read.
 pub fn error_line(name: &str, err: &str, json: bool) -> String {
     if json {
         serde_json::json!({ "path": name, "error": err }).to_string()
     } else {
         format!("{name}\terror\t\t{err}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_shown_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let core = chaff_core::Error::Io {
+            path: "/x/m.chaffmodel".into(),
+            source: io,
+        };
+        let e = anyhow::Error::new(core).context("loading the model");
+        assert_eq!(
+            error_chain(&e),
+            "loading the model: /x/m.chaffmodel: no such file"
+        );
+        let plain = anyhow::anyhow!("outer").context("top");
+        assert_eq!(error_chain(&plain), "top: outer");
     }
 }

@@ -261,7 +261,7 @@ pub fn classify_for(
                 writeln!(
                     out,
                     "{}",
-                    crate::output::error_line(name, &format!("{e:#}"), json)
+                    crate::output::error_line(name, &crate::output::error_chain(&e), json)
                 )?;
                 continue;
             }

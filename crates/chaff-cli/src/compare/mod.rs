@@ -196,8 +196,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
         match run_peer(&args, &corpus_dir, peer.as_mut(), &train_msgs, &test_msgs) {
             Ok(mut r) => results.append(&mut r),
             Err(e) => {
-                eprintln!("compare: {name} failed: {e:#}");
-                notes.push(format!("{name} failed and is left out: {e:#}."));
+                let e = crate::output::error_chain(&e);
+                eprintln!("compare: {name} failed: {e}");
+                notes.push(format!("{name} failed and is left out: {e}."));
             }
         }
         // Dropping the peer here stops its servers before the next one starts.
