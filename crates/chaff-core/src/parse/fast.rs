@@ -72,16 +72,14 @@ fn parsed<'a>(input: &'a [u8], limits: &ParseLimits, view: &mut MessageView<'a>)
 
 /// A header field as mail-parser delimits it: the field, its colon and its end (just past the
 /// newline that ends its last line).
-struct Field {
+struct Field<'a> {
     start: usize,
     colon: usize,
     end: usize,
-}
-
-impl Field {
-    fn name<'a>(&self, input: &'a [u8]) -> &'a [u8] {
-        &input[self.start..self.colon]
-    }
+    /// The name as written.
+    name: &'a str,
+    /// One of [`TYPED_FIELDS`].
+    typed: bool,
 }
 
 /// The fields whose parsed values the view uses: the four address fields and the subject
@@ -96,17 +94,16 @@ const TYPED_FIELDS: [&str; 7] = [
     "content-transfer-encoding",
 ];
 
-fn is_typed(name: &[u8]) -> bool {
-    TYPED_FIELDS
-        .iter()
-        .any(|t| name.eq_ignore_ascii_case(t.as_bytes()))
+fn is_typed(name: &str) -> bool {
+    TYPED_FIELDS.iter().any(|t| name.eq_ignore_ascii_case(t))
 }
 
 /// Splits the header section into fields the way mail-parser's header parser does, a line at
 /// a time with `memchr` instead of a byte at a time, and returns where the body starts. `None`
-/// for anything it does not handle exactly as mail-parser would: a name with white space, a
-/// line without a colon, white space before the first field, no empty line before the end.
-fn scan_fields(input: &[u8], fields: &mut Vec<Field>) -> Option<usize> {
+/// for anything it does not handle exactly as mail-parser would: a name with white space or
+/// not UTF-8, a line without a colon, white space before the first field, no empty line
+/// before the end.
+fn scan_fields<'a>(input: &'a [u8], fields: &mut Vec<Field<'a>>) -> Option<usize> {
     let mut pos = 0;
     loop {
         match *input.get(pos)? {
@@ -121,6 +118,8 @@ fn scan_fields(input: &[u8], fields: &mut Vec<Field>) -> Option<usize> {
         if input[pos..colon].iter().any(u8::is_ascii_whitespace) {
             return None;
         }
+        // A name that is not UTF-8: mail-parser's reading of it decides.
+        let name = std::str::from_utf8(&input[pos..colon]).ok()?;
         // The value runs to the first newline not followed by a space or a tab.
         let mut from = colon + 1;
         let end = loop {
@@ -134,6 +133,8 @@ fn scan_fields(input: &[u8], fields: &mut Vec<Field>) -> Option<usize> {
             start: pos,
             colon,
             end,
+            name,
+            typed: is_typed(name),
         });
         pos = end;
     }
@@ -145,53 +146,55 @@ fn scan_fields(input: &[u8], fields: &mut Vec<Field>) -> Option<usize> {
 fn from_scanned_fields<'a>(
     input: &'a [u8],
     body_start: usize,
-    fields: &[Field],
+    fields: &[Field<'a>],
     limits: &ParseLimits,
     view: &mut MessageView<'a>,
 ) -> Option<bool> {
     if fields.is_empty() {
         return Some(false);
     }
-    let mut names = Vec::with_capacity(fields.len());
-    for f in fields {
-        // A name that is not UTF-8: mail-parser's reading of it decides.
-        names.push(std::str::from_utf8(f.name(input)).ok()?);
-    }
     let mut typed = Vec::with_capacity(512);
-    let mut spans = Vec::new();
-    for f in fields.iter().filter(|f| is_typed(f.name(input))) {
-        spans.push((typed.len(), f.end - f.start));
+    for f in fields.iter().filter(|f| f.typed) {
         typed.extend_from_slice(&input[f.start..f.end]);
     }
     typed.push(b'\n');
     let message;
     let untyped = MessagePart::default();
-    let root = if spans.is_empty() {
+    let root = if typed.len() == 1 {
         &untyped
     } else {
         message = PARSER.parse_headers(&typed)?;
         let root = message.parts.first()?;
-        let agrees = root.headers.len() == spans.len()
-            && root.headers.iter().zip(&spans).all(|(h, &(at, len))| {
+        // mail-parser must cut the copy where the scanner did: field by field, the same
+        // start and length.
+        let mut at = 0;
+        let mut spans = fields.iter().filter(|f| f.typed).map(|f| {
+            let span = (at, f.end - f.start);
+            at += span.1;
+            span
+        });
+        let agrees = root.headers.iter().all(|h| {
+            spans.next().is_some_and(|(at, len)| {
                 h.offset_field as usize == at && (h.offset_end - h.offset_field) as usize == len
-            });
+            })
+        }) && spans.next().is_none();
         if !agrees {
             return None;
         }
         root
     };
-    let disposition = names
+    let disposition = fields
         .iter()
-        .any(|n| n.eq_ignore_ascii_case("content-disposition"));
+        .any(|f| f.name.eq_ignore_ascii_case("content-disposition"));
     let Some(shape) = text_shape(root, disposition) else {
         return Some(false);
     };
     let Some(body) = decode_body(&input[body_start..], root, shape) else {
         return Some(false);
     };
-    for (f, name) in fields.iter().zip(names).take(limits.max_headers) {
+    for f in fields.iter().take(limits.max_headers) {
         view.headers.push(HeaderField {
-            name,
+            name: f.name,
             value: trim_crlf(&input[f.colon + 1..f.end]),
         });
     }
@@ -329,17 +332,8 @@ impl SingleByteTable {
     /// knows and `decode` maps ASCII to itself and each upper byte to one character.
     fn of(charset: &str, decode: DecoderFnc) -> Option<SingleByteTable> {
         let c = charset.trim();
-        let single_byte = [
-            "iso-8859-",
-            "iso8859-",
-            "iso_8859-",
-            "windows-125",
-            "cp125",
-            "koi8-",
-        ]
-        .iter()
-        .any(|p| c.starts_with(p))
-            || LATIN1_ALIASES.contains(&c);
+        // The ASCII-compatible names other than UTF-8 are all single-byte charsets.
+        let single_byte = ascii_compatible(c) && c != "utf-8" && c != "utf8";
         if !single_byte {
             return None;
         }
@@ -416,18 +410,6 @@ fn header_end(input: &[u8], from: usize) -> Option<usize> {
         i += 1 + memchr::memchr(b'\n', next)?;
     }
 }
-
-/// Names of Latin-1 and its relatives that mail-parser decodes with its windows-1252 table.
-const LATIN1_ALIASES: &[&str] = &[
-    "us-ascii",
-    "ascii",
-    "iso-8859-1",
-    "iso8859-1",
-    "iso_8859-1",
-    "latin1",
-    "windows-1252",
-    "cp1252",
-];
 
 /// Charsets in which every ASCII byte stands for itself (not UTF-7, UTF-16, ISO-2022-*, HZ).
 fn ascii_compatible(charset: &str) -> bool {
