@@ -107,6 +107,29 @@ pub fn score<T: TokenStats + ?Sized>(
     combine_probabilities(scratch, p)
 }
 
+/// A token probability with the two logarithms the combining sums for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TokenTerm {
+    /// The probability `f`.
+    pub f: f64,
+    /// `ln f`, with `f` kept in [1e-9, 1 − 1e-9].
+    pub ln_f: f64,
+    /// `ln (1 − f)`, with `f` kept in [1e-9, 1 − 1e-9].
+    pub ln_1f: f64,
+}
+
+impl TokenTerm {
+    #[inline]
+    pub(crate) fn new(f: f64) -> TokenTerm {
+        let c = f.clamp(1e-9, 1.0 - 1e-9);
+        TokenTerm {
+            f,
+            ln_f: c.ln(),
+            ln_1f: (1.0 - c).ln(),
+        }
+    }
+}
+
 /// Fisher-combines the token probabilities in `probs` (reordered when `max_tokens` applies).
 pub fn combine_probabilities(scratch: &mut Vec<f64>, p: &BayesParams) -> BayesOutcome {
     if p.max_tokens > 0 && scratch.len() > p.max_tokens {
@@ -117,9 +140,9 @@ pub fn combine_probabilities(scratch: &mut Vec<f64>, p: &BayesParams) -> BayesOu
     let mut ln_f = 0.0;
     let mut ln_1f = 0.0;
     for &f in scratch.iter() {
-        let f = f.clamp(1e-9, 1.0 - 1e-9);
-        ln_f += f.ln();
-        ln_1f += (1.0 - f).ln();
+        let t = TokenTerm::new(f);
+        ln_f += t.ln_f;
+        ln_1f += t.ln_1f;
     }
     BayesOutcome {
         ln_f,

@@ -144,6 +144,10 @@ fn evaluate_with<T: TokenStats + ?Sized>(
     let (n_spam, n_ham) = stats.totals();
     scratch.clear();
     let mut margin = 0i64;
+    // Without a top-k selection the decisive tokens' logarithms are summed here, in token
+    // order (as `combine_probabilities` sums them), with each token's term from the cache.
+    let direct = params.max_tokens == 0;
+    let (mut ln_f, mut ln_1f, mut used) = (0.0, 0.0, 0u64);
     // Table lookups are cache misses: start each one a few tokens ahead.
     const AHEAD: usize = 12;
     for &t in tokens.iter().take(AHEAD) {
@@ -155,28 +159,44 @@ fn evaluate_with<T: TokenStats + ?Sized>(
         }
         let Some(c) = stats.get(t) else { continue };
         margin += c.weight as i64;
-        let f = match cache.as_deref_mut() {
+        let term = match cache.as_deref_mut() {
             Some(cache) => cache.get(c.spam, c.ham, n_spam, n_ham, params),
-            None => bayes::token_probability(c.spam, c.ham, n_spam, n_ham, params),
+            None => probability_cache::Term::compute(c.spam, c.ham, n_spam, n_ham, params),
         };
-        let decisive = (f - 0.5).abs() >= params.min_dev;
-        if decisive {
-            scratch.push(f);
-        }
-        if let Some(ex) = explain.as_deref_mut() {
-            // The Bayesian share is divided by the number of decisive tokens afterwards.
-            let lo = if decisive { (f / (1.0 - f)).ln() } else { 0.0 };
-            ex.push(TokenContribution {
-                token: t,
-                text: None,
-                weight: c.weight_f64(),
-                bayes: lo,
-                spam: c.spam,
-                ham: c.ham,
-            });
+        // A token that is not decisive adds +0.0, which leaves the sums as they were.
+        ln_f += term.ln_f;
+        ln_1f += term.ln_1f;
+        used += term.used;
+        if !direct || explain.is_some() {
+            let f = bayes::token_probability(c.spam, c.ham, n_spam, n_ham, params);
+            let decisive = term.used != 0;
+            if decisive && !direct {
+                scratch.push(f);
+            }
+            if let Some(ex) = explain.as_deref_mut() {
+                // The Bayesian share is divided by the number of decisive tokens afterwards.
+                let lo = if decisive { (f / (1.0 - f)).ln() } else { 0.0 };
+                ex.push(TokenContribution {
+                    token: t,
+                    text: None,
+                    weight: c.weight_f64(),
+                    bayes: lo,
+                    spam: c.spam,
+                    ham: c.ham,
+                });
+            }
         }
     }
-    let bayes = bayes::combine_probabilities(scratch, params);
+    let bayes = if direct {
+        BayesOutcome {
+            ln_f,
+            ln_1f,
+            log_odds: ln_f - ln_1f,
+            used: used as usize,
+        }
+    } else {
+        bayes::combine_probabilities(scratch, params)
+    };
     if let Some(ex) = explain {
         let n = bayes.used.max(1) as f64;
         for c in ex.iter_mut() {
