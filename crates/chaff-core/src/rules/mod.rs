@@ -1,6 +1,6 @@
 //! Declarative rules: the rules file format, its validation, and its compilation into one
-//! [`regex::bytes::RegexSet`] per target, so a message costs one pass per target however many
-//! rules look at it.
+//! multi-pattern regex (`regex-automata`'s meta engine, the one under `regex::bytes::RegexSet`)
+//! per target, so a message costs one pass per target however many rules look at it.
 //!
 //! A [`RuleSet`] is the embedded default rules (`crates/chaff-core/rules/default.toml`)
 //! overlaid by the user's files, in order. [`RuleSet::evaluate`] runs it over a parsed message
@@ -99,8 +99,10 @@
 //!
 //! # Cost
 //!
-//! Rules of the same target are one `RegexSet`, run with `is_match` first (literal prefilters
-//! make a non-matching body cost a memchr-speed scan) and `matches` only on a hit. Header
+//! Rules of the same target are one set, run with `is_match` first (literal prefilters make a
+//! non-matching body cost a memchr-speed scan) and the which-patterns pass only on a hit.
+//! Prefilters are built for the body and HTML targets only: on short values they gain nothing
+//! and building them was a third of compiling the default rules. Header
 //! fields are visited once, and a field is only compared with target names of its length.
 //! Targets no rule uses are never visited; facts no rule names are never computed.
 
@@ -172,7 +174,7 @@ impl Target {
     }
 }
 
-/// A text test, compiled into its target's `RegexSet`.
+/// A text test, compiled into its target's pattern set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pattern {
     /// A regular expression.
