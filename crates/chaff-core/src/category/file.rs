@@ -53,9 +53,34 @@ const ENTRY_LEN: u64 = std::mem::size_of::<Entry>() as u64;
 pub(super) struct Table {
     backing: Backing,
     len: usize,
+    /// The same entries rehashed at a load of at most [`LOOKUP_LOAD`], for lookups.
+    lookup: Box<[Entry]>,
 }
 
+/// Load of the lookup copy of the table. Most tokens of a message are looked up in the
+/// category model, and about a third are not in it: at the file's load (0.7) a miss probes
+/// six slots on average, at 0.4 under two. The copy is small (the model keeps ~13,000
+/// tokens: 800 KB) and built in well under a millisecond.
+const LOOKUP_LOAD: f64 = 0.4;
+
 impl Table {
+    fn new(backing: Backing, len: usize) -> Table {
+        let mut t = Table {
+            backing,
+            len,
+            lookup: Box::new([]),
+        };
+        let live: Vec<&Entry> = t.entries().iter().filter(|e| e.token != 0).collect();
+        let slots = ((live.len() as f64 / LOOKUP_LOAD).ceil() as usize).max(live.len() + 1);
+        let mut lookup = vec![Entry::zeroed(); slots];
+        for e in live {
+            let i = insert_at(&lookup, e.token);
+            lookup[i] = *e;
+        }
+        t.lookup = lookup.into_boxed_slice();
+        t
+    }
+
     #[inline]
     pub(super) fn entries(&self) -> &[Entry] {
         let bytes = &self.backing.bytes()[HEADER_LEN..self.len];
@@ -64,12 +89,12 @@ impl Table {
 
     #[inline]
     pub(super) fn get(&self, token: u64) -> Option<&[f32; N_CLASSES]> {
-        find(self.entries(), token).map(|e| &e.weights)
+        find(&self.lookup, token).map(|e| &e.weights)
     }
 
     #[inline]
     pub(super) fn prefetch(&self, token: u64) {
-        prefetch_slot(self.entries(), token);
+        prefetch_slot(&self.lookup, token);
     }
 }
 
@@ -158,10 +183,7 @@ fn validate(backing: Backing, len: usize, origin: &str) -> Result<CategoryModel>
         return Err(bad("bias or margin is not a finite number".into()));
     }
     Ok(CategoryModel {
-        table: Arc::new(Table {
-            backing,
-            len: end as usize,
-        }),
+        table: Arc::new(Table::new(backing, end as usize)),
         info: ModelInfo {
             n_tokens,
             bias,
@@ -241,6 +263,23 @@ mod tests {
         assert_eq!(m.table.get(12345), None);
         assert_eq!(m.to_bytes(), bytes);
         assert_eq!(sample(), bytes, "deterministic encoding");
+    }
+
+    #[test]
+    fn the_lookup_copy_answers_as_the_file_table() {
+        // The embedded model: every stored token, and as many absent ones.
+        let m = crate::default_category_model().unwrap();
+        let stored: Vec<&Entry> = m.table.entries().iter().filter(|e| e.token != 0).collect();
+        assert!(stored.len() > 1000);
+        assert!(m.table.lookup.len() as f64 * LOOKUP_LOAD >= stored.len() as f64);
+        for e in &stored {
+            assert_eq!(m.table.get(e.token), Some(&e.weights));
+            let absent = e.token.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            assert_eq!(
+                m.table.get(absent),
+                find(m.table.entries(), absent).map(|e| &e.weights)
+            );
+        }
     }
 
     #[test]
