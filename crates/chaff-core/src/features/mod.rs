@@ -86,10 +86,20 @@ pub enum Kind {
 /// Hash of `bytes` in namespace `ns` (never 0).
 #[inline]
 pub fn token_hash(ns: u64, bytes: &[u8]) -> u64 {
-    nonzero(xxh3_64_with_seed(
-        bytes,
-        SEED ^ ns.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    ))
+    seeded_hash(ns_seed(ns), bytes)
+}
+
+/// The hash seed of namespace `ns`, for [`seeded_hash`].
+#[inline]
+pub(crate) fn ns_seed(ns: u64) -> u64 {
+    SEED ^ ns.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// [`token_hash`] with the namespace's seed computed beforehand (once per tokenizer rather
+/// than once per word).
+#[inline]
+pub(crate) fn seeded_hash(seed: u64, bytes: &[u8]) -> u64 {
+    nonzero(xxh3_64_with_seed(bytes, seed))
 }
 
 /// Hash of an OSB pair: `a` then `b` at distance `d` (1 = adjacent).
