@@ -326,6 +326,10 @@ enum ModelCommand {
 /// mimalloc instead of the system allocator: mail parsing allocates many small, short-lived
 /// buffers, and glibc's malloc/free took about a tenth of the instructions of bulk
 /// classification (callgrind, `chaff classify --index` over 300 SpamAssassin messages).
+/// Built without transparent huge pages (`no_thp`): a run of `chaff` is short, and with them
+/// each fresh 2 MiB region was zeroed whole on first touch (a third of the CPU time of
+/// classifying one message) and, when the kernel had to compact memory first, stalled for
+/// tens of milliseconds.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -547,15 +551,22 @@ fn classify(
         }
         Ok(builder.build()?)
     };
-    // Building the engine keeps one core busy for a few milliseconds: meanwhile this thread
-    // reads the index and then messages, and stops reading as soon as the engine is ready
-    // (reading is then shared by every worker).
+    // The worker pool comes first, and one of its threads builds the engine, which keeps a
+    // core busy for a few milliseconds: meanwhile this thread reads the index and then
+    // messages, and stops reading as soon as the engine is ready (reading is then shared by
+    // every worker). A thread of its own for the build cost more: its exit (freeing what
+    // compiling the rules allocated) held up the start by about as long again.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()?;
     let built = std::sync::atomic::AtomicBool::new(false);
-    let (engine, items, preread) = std::thread::scope(|s| -> Result<_> {
-        let build = s.spawn(|| {
-            let engine = build_engine();
+    let mut engine = None;
+    let (items, preread) = pool.in_place_scope(|s| -> Result<_> {
+        s.spawn(|_| {
+            engine = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                build_engine,
+            )));
             built.store(true, std::sync::atomic::Ordering::Release);
-            engine
         });
         let mut items: Vec<(String, PathBuf)> = files
             .into_iter()
@@ -576,18 +587,15 @@ fn classify(
             .take_while(|_| !built.load(std::sync::atomic::Ordering::Acquire))
             .map(|(_, p)| read_message(p))
             .collect();
-        Ok((build.join(), items, preread))
+        Ok((items, preread))
     })?;
     let engine = match engine {
-        Ok(e) => e?,
-        Err(_) => bail!("building the classifier panicked"),
+        Some(Ok(e)) => e?,
+        _ => bail!("building the classifier panicked"),
     };
     if let Some(user) = user {
         return users::classify_for(&engine, user, &items, format == Format::Json);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.unwrap_or(0))
-        .build()?;
     let explain = format == Format::Json;
     let started = Instant::now();
     let sources: Vec<(&String, Source<'_>)> = items
