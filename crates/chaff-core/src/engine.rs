@@ -689,8 +689,9 @@ fn dedup(tokens: &mut Vec<u64>, set: &mut Vec<u64>) {
     // fits in cache. (The output does not depend on the table size.)
     let table = &mut set[..cap];
     let mask = cap - 1;
-    // Token hashes are never 0, so 0 marks a free slot.
-    let home = |t: u64| (t.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask;
+    // Token hashes are never 0, so 0 marks a free slot. They are uniform already (xxh3 or a
+    // mixed pair hash), so their bits index the table as they are.
+    let home = |t: u64| (t >> 32) as usize & mask;
     let mut kept = 0;
     for i in 0..tokens.len() {
         let t = tokens[i];
