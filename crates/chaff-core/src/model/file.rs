@@ -345,6 +345,11 @@ impl TokenStats for Model {
     fn prefetch(&self, token: u64) {
         prefetch_slot(self.table(), token);
     }
+
+    #[inline]
+    fn frozen_table(&self) -> Option<&[Entry]> {
+        Some(self.table())
+    }
 }
 
 /// Encodes a model file.

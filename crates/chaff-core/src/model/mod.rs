@@ -74,6 +74,13 @@ pub trait TokenStats {
     /// load early; lookups are cache misses). Does nothing by default.
     #[inline]
     fn prefetch(&self, _token: u64) {}
+    /// The frozen table these statistics are, if they are one (a [`Model`]): scoring then
+    /// probes it directly instead of calling [`TokenStats::get`] per token, which finds the
+    /// table in the file's bytes again each time. `None` by default.
+    #[inline]
+    fn frozen_table(&self) -> Option<&[file::Entry]> {
+        None
+    }
 }
 
 /// Describes a model: what it was trained on and with which tokenizer.

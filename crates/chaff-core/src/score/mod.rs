@@ -9,7 +9,7 @@ use serde::Serialize;
 pub use bayes::{BayesOutcome, BayesParams};
 pub use explanation::{FiredRule, HEADER_LINE_MAX};
 
-use crate::model::TokenStats;
+use crate::model::{TokenCounts, TokenStats};
 
 /// Where a message belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -128,20 +128,75 @@ pub fn evaluate<T: TokenStats + ?Sized>(
     explain: Option<&mut Vec<TokenContribution>>,
 ) -> Outcome {
     let (n_spam, n_ham) = stats.totals();
-    probability_cache::with(n_spam, n_ham, params, |cache| {
-        evaluate_with(stats, tokens, params, scratch, explain, cache)
+    probability_cache::with(n_spam, n_ham, params, |cache| match stats.frozen_table() {
+        Some(table) => evaluate_with(
+            &FrozenLookup(table),
+            (n_spam, n_ham),
+            tokens,
+            params,
+            scratch,
+            explain,
+            cache,
+        ),
+        None => evaluate_with(
+            &StatsLookup(stats),
+            (n_spam, n_ham),
+            tokens,
+            params,
+            scratch,
+            explain,
+            cache,
+        ),
     })
 }
 
-fn evaluate_with<T: TokenStats + ?Sized>(
-    stats: &T,
+/// How [`evaluate_with`] finds a token's counts: through [`TokenStats`], or straight in a
+/// frozen model's table.
+trait Lookup {
+    fn get(&self, token: u64) -> Option<TokenCounts>;
+    fn prefetch(&self, token: u64);
+}
+
+struct StatsLookup<'a, T: ?Sized>(&'a T);
+
+impl<T: TokenStats + ?Sized> Lookup for StatsLookup<'_, T> {
+    #[inline]
+    fn get(&self, token: u64) -> Option<TokenCounts> {
+        self.0.get(token)
+    }
+    #[inline]
+    fn prefetch(&self, token: u64) {
+        self.0.prefetch(token);
+    }
+}
+
+struct FrozenLookup<'a>(&'a [crate::model::file::Entry]);
+
+impl Lookup for FrozenLookup<'_> {
+    #[inline]
+    fn get(&self, token: u64) -> Option<TokenCounts> {
+        crate::model::file::find(self.0, token).map(|e| TokenCounts {
+            spam: e.spam,
+            ham: e.ham,
+            weight: e.weight,
+        })
+    }
+    #[inline]
+    fn prefetch(&self, token: u64) {
+        crate::model::file::prefetch_slot(self.0, token);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn evaluate_with<L: Lookup>(
+    stats: &L,
+    (n_spam, n_ham): (u32, u32),
     tokens: &[u64],
     params: &BayesParams,
     scratch: &mut Vec<f64>,
     mut explain: Option<&mut Vec<TokenContribution>>,
     mut cache: Option<&mut probability_cache::ProbabilityCache>,
 ) -> Outcome {
-    let (n_spam, n_ham) = stats.totals();
     scratch.clear();
     let mut margin = 0i64;
     // Without a top-k selection the decisive tokens' logarithms are summed here, in token
