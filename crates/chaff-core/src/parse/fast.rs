@@ -11,8 +11,9 @@
 use std::borrow::Cow;
 
 use mail_parser::decoders::charsets::DecoderFnc;
-use mail_parser::{HeaderName, HeaderValue, MessagePart, MimeHeaders};
+use mail_parser::{GetHeader, HeaderName, HeaderValue, MessagePart, MimeHeaders};
 
+use super::multipart;
 use super::{
     HeaderField, MessageView, PARSER, ParseLimits, PartInfo, push_text, read_root_headers,
     read_typed_headers, trim_crlf,
@@ -51,9 +52,9 @@ fn parsed<'a>(input: &'a [u8], limits: &ParseLimits, view: &mut MessageView<'a>)
     let disposition = headers
         .iter()
         .any(|h| matches!(h.name, HeaderName::ContentDisposition));
-    let Some(shape) = text_shape(root, disposition) else {
+    if text_shape(root, disposition).is_none() && !multipart::is_multipart(root) {
         return false;
-    };
+    }
     // The body starts after the empty line that ends the header section: the first one after
     // the last field's value start (an unfolded value cannot hold an empty line).
     let Some(last) = headers.iter().map(|h| h.offset_start as usize).max() else {
@@ -62,12 +63,47 @@ fn parsed<'a>(input: &'a [u8], limits: &ParseLimits, view: &mut MessageView<'a>)
     let Some(body_start) = header_end(input, last) else {
         return false;
     };
-    let Some(body) = decode_body(&input[body_start..], root, shape) else {
+    let Some(content) = content(input, body_start, root, disposition) else {
         return false;
     };
     read_root_headers(headers, input, limits, view);
-    add_body(body, shape, limits, view);
+    add_content(content, limits, view);
     true
+}
+
+/// What the body of a message the fast path takes holds.
+enum Content<'a> {
+    /// One text part.
+    Single(Body<'a>, TextShape),
+    /// A multipart tree, walked.
+    Multi(multipart::Walked<'a>),
+}
+
+/// The body at `body_start` of a message with top-level header `root`, decoded; `None` when
+/// the fast path does not take it.
+fn content<'a>(
+    input: &'a [u8],
+    body_start: usize,
+    root: &MessagePart<'_>,
+    disposition: bool,
+) -> Option<Content<'a>> {
+    match text_shape(root, disposition) {
+        Some(shape) => {
+            let body = decode_body(input.get(body_start..)?, root, shape)?;
+            Some(Content::Single(body, shape))
+        }
+        None => multipart::walk(input, root, body_start).map(Content::Multi),
+    }
+}
+
+/// Adds a decoded body to `view`.
+fn add_content<'a>(content: Content<'a>, limits: &ParseLimits, view: &mut MessageView<'a>) {
+    match content {
+        Content::Single(body, shape) => add_body(body, shape, limits, view),
+        Content::Multi(walked) => {
+            super::file_parts(walked.parts, &walked.lists, &walked.sizes, limits, view);
+        }
+    }
 }
 
 /// A header field as mail-parser delimits it: the field, its colon and its end (just past the
@@ -186,10 +222,7 @@ fn from_scanned_fields<'a>(
     let disposition = fields
         .iter()
         .any(|f| f.name.eq_ignore_ascii_case("content-disposition"));
-    let Some(shape) = text_shape(root, disposition) else {
-        return Some(false);
-    };
-    let Some(body) = decode_body(&input[body_start..], root, shape) else {
+    let Some(content) = content(input, body_start, root, disposition) else {
         return Some(false);
     };
     for f in fields.iter().take(limits.max_headers) {
@@ -199,7 +232,7 @@ fn from_scanned_fields<'a>(
         });
     }
     view.subject = read_typed_headers(&root.headers, view).map(|s| Cow::Owned(s.to_string()));
-    add_body(body, shape, limits, view);
+    add_content(content, limits, view);
     Some(true)
 }
 
@@ -230,11 +263,11 @@ fn text_shape(root: &MessagePart<'_>, disposition: bool) -> Option<TextShape> {
             _ => return None,
         },
     };
-    // mail-parser takes the first such field's value, as `header_value` does here.
-    let quoted_printable = match root.headers.iter().find_map(|h| match (&h.name, &h.value) {
-        (HeaderName::ContentTransferEncoding, v) => Some(v),
-        _ => None,
-    }) {
+    // mail-parser takes the last such field's value (`header_value`).
+    let quoted_printable = match root
+        .headers
+        .header_value(&HeaderName::ContentTransferEncoding)
+    {
         Some(HeaderValue::Text(e)) if e.eq_ignore_ascii_case("base64") => return None,
         Some(HeaderValue::Text(e)) => e.eq_ignore_ascii_case("quoted-printable"),
         _ => false,
@@ -266,28 +299,7 @@ fn decode_body<'a>(body: &'a [u8], root: &MessagePart<'_>, shape: TextShape) -> 
     } else {
         Cow::Borrowed(body)
     };
-    let ascii_compatible = charset.as_deref().is_some_and(ascii_compatible);
-    let text: Cow<'a, str> = match (decoder, bytes) {
-        // ASCII means the same in these charsets: no decoding, no copy.
-        (Some(_), Cow::Borrowed(b)) if ascii_compatible && b.is_ascii() => {
-            // An all-ASCII slice is valid UTF-8.
-            Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default())
-        }
-        (Some(_), Cow::Owned(v)) if ascii_compatible && v.is_ascii() => {
-            Cow::Owned(String::from_utf8(v).unwrap_or_default())
-        }
-        (Some(decode), b) => Cow::Owned(match single_byte_table(charset.as_deref(), decode) {
-            Some(table) => table.decode(&b),
-            None => decode(&b),
-        }),
-        // `lossy_text`: the same text, but valid UTF-8 (nearly always) is checked by the fast
-        // validator rather than the lossy decoder's byte loop.
-        (None, Cow::Borrowed(b)) => super::lossy_text(b),
-        (None, Cow::Owned(v)) => Cow::Owned(
-            String::from_utf8(v)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        ),
-    };
+    let text = decode_text(bytes, charset.as_deref());
     let info = PartInfo {
         content_type: if shape.html {
             "text/html"
@@ -306,6 +318,35 @@ fn decode_body<'a>(body: &'a [u8], root: &MessagePart<'_>, shape: TextShape) -> 
         charset,
     };
     Some(Body { text, info })
+}
+
+/// The text of a part's decoded bytes in `charset` (lower case), as mail-parser decodes it:
+/// through the charset's decoder when it has one, as UTF-8 (lossy) otherwise.
+pub(super) fn decode_text<'a>(bytes: Cow<'a, [u8]>, charset: Option<&str>) -> Cow<'a, str> {
+    let decoder =
+        charset.and_then(|c| mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes()));
+    let ascii_compatible = charset.is_some_and(ascii_compatible);
+    match (decoder, bytes) {
+        // ASCII means the same in these charsets: no decoding, no copy.
+        (Some(_), Cow::Borrowed(b)) if ascii_compatible && b.is_ascii() => {
+            // An all-ASCII slice is valid UTF-8.
+            Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default())
+        }
+        (Some(_), Cow::Owned(v)) if ascii_compatible && v.is_ascii() => {
+            Cow::Owned(String::from_utf8(v).unwrap_or_default())
+        }
+        (Some(decode), b) => Cow::Owned(match single_byte_table(charset, decode) {
+            Some(table) => table.decode(&b),
+            None => decode(&b),
+        }),
+        // `lossy_text`: the same text, but valid UTF-8 (nearly always) is checked by the fast
+        // validator rather than the lossy decoder's byte loop.
+        (None, Cow::Borrowed(b)) => super::lossy_text(b),
+        (None, Cow::Owned(v)) => Cow::Owned(
+            String::from_utf8(v)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
+    }
 }
 
 /// Adds a decoded body to `view`.
@@ -438,13 +479,16 @@ mod tests {
         let mut tokens = Vec::new();
         crate::features::extract(v, &crate::features::FeatureConfig::default(), &mut tokens);
         format!(
-            "{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            v.raw_len,
+            v.truncated,
             v.headers
                 .iter()
                 .map(|h| (h.name, h.value))
                 .collect::<Vec<_>>(),
             v.subject,
-            v.from.as_ref().map(|m| (&m.name, &m.address)),
+            v.from,
+            v.reply_to,
             v.recipient_count,
             v.texts
                 .iter()
@@ -460,7 +504,11 @@ mod tests {
                     p.encoding_problem
                 ))
                 .collect::<Vec<_>>(),
-            v.attachments.len(),
+            v.attachments
+                .iter()
+                .map(|a| (&a.name, &a.content_type, a.size))
+                .collect::<Vec<_>>(),
+            v.html,
             v.urls,
             v.html_sources,
             v.malformed,
@@ -564,6 +612,22 @@ mod tests {
 
     /// Whether the fast path took `raw`, and whether its view equals the full parse's.
     fn check(raw: &[u8]) -> (bool, bool) {
+        let (taken, same, _) = check_kind(raw);
+        (taken, same)
+    }
+
+    /// [`check`], and whether the message is a multipart one.
+    fn check_kind(raw: &[u8]) -> (bool, bool, bool) {
+        let input = strip_mbox_from_line(raw);
+        let multipart = crate::parse::PARSER
+            .parse_headers(input)
+            .and_then(|m| m.parts.into_iter().next())
+            .is_some_and(|root| super::multipart::is_multipart(&root));
+        let (taken, same) = check_once(raw);
+        (taken, same, multipart)
+    }
+
+    fn check_once(raw: &[u8]) -> (bool, bool) {
         let limits = ParseLimits::default();
         let input = strip_mbox_from_line(raw);
         let input = &input[..input.len().min(limits.max_message_bytes)];
@@ -670,6 +734,168 @@ mod tests {
         }
     }
 
+    /// Multipart fixtures (LF line ends; each is also checked with CRLF) and whether the
+    /// fast path must take them.
+    const MULTIPART_CASES: &[(&[u8], bool)] = &[
+        // multipart/alternative of plain and HTML, with a preamble and an epilogue.
+        (
+            b"From: a@b.example\nSubject: alt\nMIME-Version: 1.0\n\
+             Content-Type: multipart/alternative; boundary=\"=_b1\"\n\n\
+             This is a multi-part message in MIME format.\n\n--=_b1\n\
+             Content-Type: text/plain; charset=us-ascii\n\nplain http://p.example/x\n\n--=_b1\n\
+             Content-Type: text/html; charset=\"iso-8859-1\"\nContent-Transfer-Encoding: quoted-printable\n\n\
+             <p>caf=E9 <a href=3D\"http://h.example/\">x</a></p>=\n\n--=_b1--\nepilogue\n",
+            true,
+        ),
+        // mixed: text, then base64, QP and 8bit attachments with names (RFC 2047 / 2231 too).
+        (
+            b"Subject: mixed\nContent-Type: multipart/mixed;\n boundary=\"----=_NextPart_000_0001\"\n\n\
+             ------=_NextPart_000_0001\nContent-Type: text/plain; charset=windows-1252\n\
+             Content-Transfer-Encoding: 8bit\n\n\x93hi\x94\n\n\
+             ------=_NextPart_000_0001\nContent-Type: application/octet-stream; name=\"a.bin\"\n\
+             Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"a.bin\"\n\n\
+             aGVsbG8gd29ybGQ=\nAAEC\n\n\
+             ------=_NextPart_000_0001\nContent-Type: text/plain; name=\"=?utf-8?q?n=C3=A4me?=.txt\"\n\
+             Content-Transfer-Encoding: quoted-printable\n\nattached =3D text\n\n\
+             ------=_NextPart_000_0001\nContent-Type: application/pdf\n\
+             Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf\n\n%PDF-1.4 x\n\
+             ------=_NextPart_000_0001--\n",
+            true,
+        ),
+        // mixed holding an alternative and an image; base64 text parts.
+        (
+            b"Subject: nested\nContent-Type: multipart/mixed; boundary=outer\n\n--outer\n\
+             Content-Type: multipart/alternative; boundary=inner\n\n--inner\n\
+             Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n\
+             w6lsw6h2ZQ==\n--inner\nContent-Type: text/html; charset=utf-8\n\
+             Content-Transfer-Encoding: base64\n\nPGI+w6lsw6h2ZTwvYj4=\n--inner--\n\n--outer\n\
+             Content-Type: image/gif; name=x.gif\nContent-Transfer-Encoding: base64\n\n\
+             R0lGODlhAQABAAAAACw=\n--outer--\n",
+            true,
+        ),
+        // related: HTML and an inline image; a lone HTML alternative.
+        (
+            b"Subject: related\nContent-Type: multipart/related; type=\"text/html\"; boundary=r\n\n--r\n\
+             Content-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/html\n\n\
+             <img src=\"cid:i\">only html\n--a--\n--r\nContent-Type: image/png\nContent-ID: <i>\n\
+             Content-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--r--\n",
+            true,
+        ),
+        // A part without headers, inline text in mixed, text/enriched, unknown charset,
+        // a trailing-space boundary line.
+        (
+            b"Subject: odd parts\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\ndefault text\n\
+             --b \nContent-Type: text/enriched\n\n<bold>x</bold>\n--b\n\
+             Content-Type: text/plain; charset=x-unknown\n\nw\xffx\n--b\n\
+             Content-Type: text/html; charset=koi8-r\nContent-Disposition: inline\n\n\
+             <p>\xf0\xd2\xc9</p>\n--b--",
+            true,
+        ),
+        // Delimiter in the middle of a line, and a boundary that is a prefix of a longer one.
+        (
+            b"Subject: mid-line\nContent-Type: multipart/alternative; boundary=ab\n\n--ab\n\n\
+             text --ab\nContent-Type: text/html\n\n<i>h</i>\n--ab--\n",
+            true,
+        ),
+        // QP soft break right before the boundary, and `=` runs.
+        (
+            b"Subject: qp edge\nContent-Type: multipart/mixed; boundary=q\n\n--q\n\
+             Content-Transfer-Encoding: quoted-printable\n\nline  =\n--q\n\
+             Content-Transfer-Encoding: quoted-printable\n\n=ZZ =4 trail  \n--q--\n",
+            true,
+        ),
+        // Must fall back: nested message, digest, missing final boundary, no boundary at all,
+        // bad base64, bad QP, no boundary attribute, boundary followed by text.
+        (
+            b"Subject: fwd\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\ntext\n--b\n\
+             Content-Type: message/rfc822\n\nSubject: inner\n\ninner text\n--b--\n",
+            false,
+        ),
+        (
+            b"Subject: digest\nContent-Type: multipart/digest; boundary=d\n\n--d\n\n\
+             Subject: one\n\nbody\n--d--\n",
+            false,
+        ),
+        (
+            b"Subject: cut\nContent-Type: multipart/alternative; boundary=b\n\n--b\n\nplain\n--b\n\
+             Content-Type: text/html\n\n<p>cut short",
+            false,
+        ),
+        (
+            b"Subject: none\nContent-Type: multipart/mixed; boundary=b\n\nno delimiter here\n",
+            false,
+        ),
+        (
+            b"Subject: bad b64\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
+             Content-Transfer-Encoding: base64\nContent-Type: image/gif\n\nR0l!GOD\n--b--\n",
+            false,
+        ),
+        (
+            b"Subject: bad qp\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
+             Content-Transfer-Encoding: quoted-printable\n\na==3D\n--b--\n",
+            false,
+        ),
+        (
+            b"Subject: no attr\nContent-Type: multipart/mixed\n\n--b\n\ntext\n--b--\n",
+            false,
+        ),
+        (
+            b"Subject: junk\nContent-Type: multipart/mixed; boundary=b\n\n--bjunk\n\ntext\n--b--\n",
+            false,
+        ),
+    ];
+
+    #[test]
+    fn multipart_fast_path_equals_full_parse_on_fixtures() {
+        for (case, taken) in MULTIPART_CASES {
+            let lf = case.to_vec();
+            let mut crlf = Vec::with_capacity(lf.len() * 2);
+            for &b in &lf {
+                if b == b'\n' {
+                    crlf.push(b'\r');
+                }
+                crlf.push(b);
+            }
+            for raw in [lf, crlf] {
+                let shown = String::from_utf8_lossy(&raw).into_owned();
+                let (fast, same) = check(&raw);
+                assert!(same, "fast path differs on {shown:?}");
+                assert_eq!(fast, *taken, "fast path took {shown:?}: {fast}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Multipart messages put together from boundaries, part headers and bodies of every
+        /// kind: wherever the walk answers, it answers as the full parse does.
+        #[test]
+        fn multipart_fast_path_agrees_with_full_parse(
+            root in proptest::sample::select(vec!["mixed", "alternative", "related", "digest", "signed"]),
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "--b\n", "--b\r\n", "--b--\n", "--b \n", "--bx\n", "\n", "\r\n",
+                    "Content-Type: text/plain\n", "Content-Type: text/html; charset=latin1\n",
+                    "Content-Type: image/png; name=p.png\n", "Content-Type: text/plain; name=a.txt\n",
+                    "Content-Type: multipart/alternative; boundary=c\n", "--c\n", "--c--\n",
+                    "Content-Type: message/rfc822\n",
+                    "Content-Transfer-Encoding: base64\n",
+                    "Content-Transfer-Encoding: quoted-printable\n",
+                    "Content-Disposition: attachment; filename=f\n",
+                    "Content-Disposition: inline\n",
+                    "aGVsbG8=\n", "caf=E9 =\n", "text -- b\n", "<p>x</p>\n", "\u{e9}\n", "=\n",
+                ]),
+                0..24,
+            ),
+        ) {
+            let mut raw = format!("Subject: p\nContent-Type: multipart/{root}; boundary=b\n\n");
+            for p in &pieces {
+                raw.push_str(p);
+            }
+            let (_, same) = check(raw.as_bytes());
+            proptest::prop_assert!(same, "differs on {:?}", raw);
+        }
+    }
+
     fn corpora() -> Option<PathBuf> {
         let dir = match std::env::var_os("CHAFF_CORPORA") {
             Some(d) if !d.is_empty() => PathBuf::from(d),
@@ -684,7 +910,13 @@ mod tests {
             eprintln!("skipped: ../shared/corpora not found (set CHAFF_CORPORA)");
             return;
         };
+        let step = if std::env::var_os("CHAFF_ALL_MESSAGES").is_some() {
+            1
+        } else {
+            3
+        };
         let (mut taken, mut scanned, mut total) = (0, 0, 0);
+        let (mut multi, mut multi_taken) = (0, 0);
         for name in [
             "spamassassin",
             "csdmc2010",
@@ -695,16 +927,20 @@ mod tests {
             let Ok(index) = std::fs::read_to_string(dir.join(name).join("index.tsv")) else {
                 continue;
             };
-            // Every third message keeps the test quick in debug builds.
-            for line in index.lines().step_by(3) {
+            let (multi_before, multi_taken_before) = (multi, multi_taken);
+            // Every third message keeps the test quick in debug builds
+            // (`CHAFF_ALL_MESSAGES=1` for all of them).
+            for line in index.lines().step_by(step) {
                 let Some((_, rel)) = line.split_once('\t') else {
                     continue;
                 };
                 let Ok(raw) = std::fs::read(dir.join(name).join(rel)) else {
                     continue;
                 };
-                let (fast, same) = check(&raw);
+                let (fast, same, multipart) = check_kind(&raw);
                 assert!(same, "fast path differs on {name}/{rel}");
+                multi += multipart as usize;
+                multi_taken += (multipart && fast) as usize;
                 let input = strip_mbox_from_line(&raw);
                 let (by_scanner, same) = check_scanner(input);
                 assert!(same, "header scanner differs on {name}/{rel}");
@@ -712,10 +948,20 @@ mod tests {
                 scanned += by_scanner as usize;
                 total += 1;
             }
+            eprintln!(
+                "{name}: the multipart walk took {} of {} multipart messages",
+                multi_taken - multi_taken_before,
+                multi - multi_before
+            );
         }
         eprintln!(
-            "fast path took {taken} of {total} corpus messages, all equal to the full parse; \
-             the header scanner split {scanned}, all as mail-parser does"
+            "fast path took {taken} of {total} corpus messages ({multi_taken} of {multi} \
+             multipart ones), all equal to the full parse; the header scanner split {scanned}, \
+             all as mail-parser does"
+        );
+        assert!(
+            multi == 0 || multi_taken * 2 > multi,
+            "the multipart walk took only {multi_taken} of {multi}"
         );
         assert!(
             total == 0 || taken * 2 > total,

@@ -10,8 +10,10 @@
 //! 100 MB message costs about as much as a 2 MB one. Malformed input never fails: the view is
 //! best effort, with [`MessageView::malformed`] set when the parser gave up.
 
+mod b64;
 mod fast;
 mod html;
+mod multipart;
 mod qp;
 mod url;
 
@@ -240,11 +242,36 @@ fn parse_full<'a>(
         read_root_headers(&root.headers, input, limits, &mut view);
     }
 
-    // Leaf parts: facts about each, then move the text bodies out without copying.
-    let text_ids: Vec<usize> = message.text_body.iter().map(|&i| i as usize).collect();
-    let html_ids: Vec<usize> = message.html_body.iter().map(|&i| i as usize).collect();
-    let attachment_ids: Vec<usize> = message.attachments.iter().map(|&i| i as usize).collect();
-    let mut parts = message.parts;
+    let ids = |l: &[u32]| l.iter().map(|&i| i as usize).collect::<Vec<usize>>();
+    let lists = PartLists {
+        text: ids(&message.text_body),
+        html: ids(&message.html_body),
+        attachments: ids(&message.attachments),
+    };
+    file_parts(message.parts, &lists, &[], limits, &mut view);
+    view
+}
+
+/// mail-parser's RFC 8621 lists of a message: part indices of the text bodies, the HTML
+/// bodies and the attachments.
+#[derive(Debug, Default)]
+struct PartLists {
+    text: Vec<usize>,
+    html: Vec<usize>,
+    attachments: Vec<usize>,
+}
+
+/// Files the parts of a parsed message into `view`: facts about every leaf, attachments, and
+/// the text bodies moved out without copying. `sizes[i]`, where given, is the decoded size of
+/// part `i` whose body was not kept (the multipart fast path only counts attachment bytes).
+fn file_parts<'a>(
+    mut parts: Vec<mail_parser::MessagePart<'a>>,
+    lists: &PartLists,
+    sizes: &[Option<usize>],
+    limits: &ParseLimits,
+    view: &mut MessageView<'a>,
+) {
+    let attachment_ids = &lists.attachments;
     // Inline text that mail-parser files as an attachment (for example a text part cut short
     // by a missing boundary) is still text the sender wanted read.
     let mut inline_ids: Vec<usize> = Vec::new();
@@ -270,7 +297,11 @@ fn parse_full<'a>(
             ),
             None => ("text/plain".to_string(), None),
         };
-        let size = part.len();
+        let size = sizes
+            .get(i)
+            .copied()
+            .flatten()
+            .unwrap_or_else(|| part.len());
         let is_text = matches!(part.body, PartType::Text(_) | PartType::Html(_));
         if is_text && part.attachment_name().is_none() && attachment_ids.contains(&i) {
             inline_ids.push(i);
@@ -302,17 +333,18 @@ fn parse_full<'a>(
     // Text bodies: a text/plain alternative and its HTML twin are both listed by mail-parser
     // (RFC 8621 rules); keep every distinct part once, HTML converted to text.
     let mut budget = limits.max_text_bytes;
-    let ids: Vec<usize> = text_ids
-        .into_iter()
-        .chain(html_ids)
-        .chain(inline_ids)
+    let ids: Vec<usize> = lists
+        .text
+        .iter()
+        .chain(&lists.html)
+        .chain(&inline_ids)
+        .copied()
         .collect();
-    take_texts(&mut parts, &ids, &mut view, &mut budget, limits);
+    take_texts(&mut parts, &ids, view, &mut budget, limits);
     // Attached messages: their text counts too. mail-parser 0.11 files every part after a
     // message/rfc822 that itself holds one inside the attachment, so without this a twice
     // forwarded message would hide the sender's own text.
-    nested_texts(&mut parts, &mut view, &mut budget, limits, 0);
-    view
+    nested_texts(&mut parts, view, &mut budget, limits, 0);
 }
 
 /// Copies the top-level header fields, straight from the raw bytes (the parser's offsets), and

@@ -17,6 +17,13 @@ enum State {
 /// The decoded bytes of `body`, or `None` where mail-parser reports the body as badly encoded
 /// (an `=` inside an escape), so that the caller can leave the message to the full parse.
 pub(super) fn decode(body: &[u8]) -> Option<Vec<u8>> {
+    decode_with_line_break(body).map(|(out, _)| out)
+}
+
+/// [`decode`], and whether the decoder writes line breaks as CRLF by the end of `body` (it
+/// does once it has seen any CR): a multipart body cut at its boundary needs it to drop the
+/// line break before the boundary as mail-parser does.
+pub(super) fn decode_with_line_break(body: &[u8]) -> Option<(Vec<u8>, bool)> {
     let mut out = Vec::with_capacity(body.len());
     let mut state = State::Plain;
     // The byte before the current one, white space at the end of `out` since the last line
@@ -90,7 +97,7 @@ pub(super) fn decode(body: &[u8]) -> Option<Vec<u8>> {
         }
         last = ch;
     }
-    Some(out)
+    Some((out, crlf.len() == 2))
 }
 
 #[cfg(test)]
