@@ -7,6 +7,10 @@
 //! its time on the SpamAssassin corpus, where 85 % of messages are such parts), which is the
 //! cost this path avoids. The view it builds is the one the full parse builds: the `parse`
 //! tests compare both on fixtures and on the shared corpora, token for token.
+//!
+//! Multipart messages whose top-level header section the same way reaches a multipart
+//! content type go on to [`multipart::walk`], which walks the MIME tree as mail-parser does
+//! and decodes the parts itself.
 
 use std::borrow::Cow;
 
@@ -19,8 +23,9 @@ use super::{
     read_typed_headers, trim_crlf,
 };
 
-/// Fills `view` for a single-text-part message and returns `true`; returns `false`, leaving
-/// `view` untouched, when the message is anything else (the caller then parses it in full).
+/// Fills `view` for a single-text-part message, or a multipart one the walk covers, and
+/// returns `true`; returns `false`, leaving `view` untouched, when the message is anything
+/// else (the caller then parses it in full).
 pub(super) fn single_text_part<'a>(
     input: &'a [u8],
     limits: &ParseLimits,
@@ -865,31 +870,104 @@ mod tests {
         }
     }
 
+    /// Pieces of generated multipart messages.
+    const PART_HEADERS: &[&str] = &[
+        "Content-Type: text/plain\n",
+        "Content-Type: text/plain; charset=utf-8\n",
+        "Content-Type: text/html; charset=latin1\n",
+        "Content-Type: text/enriched\n",
+        "Content-Type: image/png; name=p.png\n",
+        "Content-Type: text/plain; name=\"=?utf-8?q?a=C3=A9?=.txt\"\n",
+        "Content-Type: application/octet-stream\n",
+        "Content-Type: message/rfc822\n",
+        "Content-Transfer-Encoding: base64\n",
+        "Content-Transfer-Encoding: quoted-printable\n",
+        "Content-Transfer-Encoding: 7bit\n",
+        "Content-Disposition: attachment; filename=f\n",
+        "Content-Disposition: inline\n",
+        "X-Other: v\n",
+    ];
+    const PART_BODIES: &[&str] = &[
+        "aGVsbG8=\n",
+        "w6k=\n",
+        "caf=E9 =\n",
+        "=3D= \n",
+        "text -- b\n",
+        "<p>x <a href=\"http://u.example/\">u</a></p>\n",
+        "\u{e9}t\u{e9}\n",
+        "==\n",
+        "!\n",
+        "\n",
+        "-\n",
+    ];
+
+    /// One generated part: header indices, body indices, and the delimiter line before it.
+    type GenPart = (Vec<usize>, Vec<usize>, usize);
+
+    fn gen_parts() -> impl proptest::strategy::Strategy<Value = Vec<GenPart>> {
+        proptest::collection::vec(
+            (
+                proptest::collection::vec(0..PART_HEADERS.len(), 0..3),
+                proptest::collection::vec(0..PART_BODIES.len(), 0..3),
+                0usize..8,
+            ),
+            0..5,
+        )
+    }
+
+    /// A multipart body with boundary `b` from generated parts; mostly well formed.
+    fn gen_body(boundary: &str, parts: &[GenPart], closing: usize, crlf: bool) -> String {
+        let mut out = String::from("preamble\n");
+        for (headers, bodies, delimiter) in parts {
+            out.push_str(&match delimiter {
+                0 => format!("--{boundary} \n"),
+                1 => format!("--{boundary}x\n"),
+                _ => format!("--{boundary}\n"),
+            });
+            for &h in headers {
+                out.push_str(PART_HEADERS[h]);
+            }
+            out.push('\n');
+            for &b in bodies {
+                out.push_str(PART_BODIES[b]);
+            }
+        }
+        out.push_str(&match closing {
+            0 => String::new(),
+            1 => format!("--{boundary}--"),
+            _ => format!("--{boundary}--\nepilogue\n"),
+        });
+        if crlf { out.replace('\n', "\r\n") } else { out }
+    }
+
     proptest::proptest! {
         /// Multipart messages put together from boundaries, part headers and bodies of every
-        /// kind: wherever the walk answers, it answers as the full parse does.
+        /// kind, some with a nested multipart/alternative: wherever the walk answers, it
+        /// answers as the full parse does.
         #[test]
         fn multipart_fast_path_agrees_with_full_parse(
             root in proptest::sample::select(vec!["mixed", "alternative", "related", "digest", "signed"]),
-            pieces in proptest::collection::vec(
-                proptest::sample::select(vec![
-                    "--b\n", "--b\r\n", "--b--\n", "--b \n", "--bx\n", "\n", "\r\n",
-                    "Content-Type: text/plain\n", "Content-Type: text/html; charset=latin1\n",
-                    "Content-Type: image/png; name=p.png\n", "Content-Type: text/plain; name=a.txt\n",
-                    "Content-Type: multipart/alternative; boundary=c\n", "--c\n", "--c--\n",
-                    "Content-Type: message/rfc822\n",
-                    "Content-Transfer-Encoding: base64\n",
-                    "Content-Transfer-Encoding: quoted-printable\n",
-                    "Content-Disposition: attachment; filename=f\n",
-                    "Content-Disposition: inline\n",
-                    "aGVsbG8=\n", "caf=E9 =\n", "text -- b\n", "<p>x</p>\n", "\u{e9}\n", "=\n",
-                ]),
-                0..24,
-            ),
+            parts in gen_parts(),
+            inner in gen_parts(),
+            nested_at in 0usize..4,
+            closing in 0usize..6,
+            crlf in proptest::bool::ANY,
         ) {
-            let mut raw = format!("Subject: p\nContent-Type: multipart/{root}; boundary=b\n\n");
-            for p in &pieces {
-                raw.push_str(p);
+            let mut body = gen_body("b", &parts, closing, false);
+            if nested_at < parts.len() {
+                // Put an alternative after the nested_at-th delimiter.
+                let inner = gen_body("c", &inner, closing + 1, false);
+                let marker = "--b\n";
+                if let Some(at) = body.match_indices(marker).nth(nested_at).map(|(i, _)| i) {
+                    body.insert_str(
+                        at + marker.len(),
+                        &format!("Content-Type: multipart/alternative; boundary=c\n\n{inner}\n"),
+                    );
+                }
+            }
+            let mut raw = format!("Subject: p\nContent-Type: multipart/{root}; boundary=b\n\n{body}");
+            if crlf {
+                raw = raw.replace('\n', "\r\n");
             }
             let (_, same) = check(raw.as_bytes());
             proptest::prop_assert!(same, "differs on {:?}", raw);
