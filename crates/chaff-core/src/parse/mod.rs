@@ -226,7 +226,12 @@ fn parse_full<'a>(
     limits: &ParseLimits,
     mut view: MessageView<'a>,
 ) -> MessageView<'a> {
-    let Some(message) = PARSER.parse(input) else {
+    // mail-parser 0.11.9 has arithmetic that goes below zero on some malformed parts (see
+    // `a_quoted_printable_part_that_starts_with_its_boundary_parses`): harmless in release
+    // builds, a panic where overflow checks are on, as in an embedding application's debug
+    // build. Such a message gets the raw-bytes view instead of taking the caller down.
+    let parsed = std::panic::catch_unwind(|| PARSER.parse(input)).unwrap_or_default();
+    let Some(message) = parsed else {
         view.malformed = true;
         // Invalid bytes become 3-byte U+FFFD, so clip again after decoding.
         let lossy = String::from_utf8_lossy(&input[..input.len().min(limits.max_text_bytes)]);
@@ -593,6 +598,22 @@ mod tests {
     fn garbage_gives_a_view() {
         let v = parse(&[0xff, 0x00, 0x13, 0x37], &ParseLimits::default());
         assert_eq!(v.raw_len, 4);
+    }
+
+    #[test]
+    fn a_quoted_printable_part_that_starts_with_its_boundary_parses() {
+        // mail-parser 0.11.9's boundary-aware QP decoder subtracts past zero on a part body
+        // of a soft break and the boundary (`=\n--b`): a panic where overflow checks are on
+        // (debug builds, unless the workspace profiles turn them off for mail-parser, as they
+        // do), a no-op truncate in release.
+        for nl in ["\n", "\r\n"] {
+            let raw = format!(
+                "Subject: x{nl}Content-Type: multipart/mixed; boundary=b{nl}{nl}--b{nl}\
+                 Content-Transfer-Encoding: quoted-printable{nl}{nl}={nl}--b{nl}text{nl}--b--{nl}"
+            );
+            let v = parse(raw.as_bytes(), &ParseLimits::default());
+            assert_eq!(v.raw_len, raw.len());
+        }
     }
 
     #[test]
