@@ -8,9 +8,9 @@
 //! cost this path avoids. The view it builds is the one the full parse builds: the `parse`
 //! tests compare both on fixtures and on the shared corpora, token for token.
 //!
-//! Multipart messages whose top-level header section the same way reaches a multipart
-//! content type go on to [`multipart::walk`], which walks the MIME tree as mail-parser does
-//! and decodes the parts itself.
+//! A message whose top-level `Content-Type` is a multipart goes, after the same header step,
+//! to [`multipart::walk`], which walks the MIME tree as mail-parser does and decodes the parts
+//! itself (messages it does not cover fall back to the full parse).
 
 use std::borrow::Cow;
 
