@@ -56,6 +56,18 @@ pub struct Entry {
 
 const ENTRY_LEN: u64 = std::mem::size_of::<Entry>() as u64;
 
+impl Entry {
+    /// The counts this slot holds.
+    #[inline]
+    pub(crate) fn counts(&self) -> TokenCounts {
+        TokenCounts {
+            spam: self.spam,
+            ham: self.ham,
+            weight: self.weight,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum Backing {
     Static(&'static [u8]),
@@ -330,11 +342,7 @@ pub(crate) fn prefetch_slot<E: Slot>(table: &[E], token: u64) {
 impl TokenStats for Model {
     #[inline]
     fn get(&self, token: u64) -> Option<TokenCounts> {
-        find(self.table(), token).map(|e| TokenCounts {
-            spam: e.spam,
-            ham: e.ham,
-            weight: e.weight,
-        })
+        find(self.table(), token).map(Entry::counts)
     }
 
     fn totals(&self) -> (u32, u32) {

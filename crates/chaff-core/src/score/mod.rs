@@ -128,26 +128,27 @@ pub fn evaluate<T: TokenStats + ?Sized>(
     explain: Option<&mut Vec<TokenContribution>>,
 ) -> Outcome {
     let (n_spam, n_ham) = stats.totals();
+    let pass = Pass {
+        totals: (n_spam, n_ham),
+        tokens,
+        params,
+        scratch,
+        explain,
+    };
     probability_cache::with(n_spam, n_ham, params, |cache| match stats.frozen_table() {
-        Some(table) => evaluate_with(
-            &FrozenLookup(table),
-            (n_spam, n_ham),
-            tokens,
-            params,
-            scratch,
-            explain,
-            cache,
-        ),
-        None => evaluate_with(
-            &StatsLookup(stats),
-            (n_spam, n_ham),
-            tokens,
-            params,
-            scratch,
-            explain,
-            cache,
-        ),
+        Some(table) => evaluate_with(&FrozenLookup(table), pass, cache),
+        None => evaluate_with(&StatsLookup(stats), pass, cache),
     })
+}
+
+/// What one scoring pass reads and writes, besides the token statistics.
+struct Pass<'a> {
+    /// `(n_spam, n_ham)` of the statistics.
+    totals: (u32, u32),
+    tokens: &'a [u64],
+    params: &'a BayesParams,
+    scratch: &'a mut Vec<f64>,
+    explain: Option<&'a mut Vec<TokenContribution>>,
 }
 
 /// How [`evaluate_with`] finds a token's counts: through [`TokenStats`], or straight in a
@@ -175,11 +176,7 @@ struct FrozenLookup<'a>(&'a [crate::model::file::Entry]);
 impl Lookup for FrozenLookup<'_> {
     #[inline]
     fn get(&self, token: u64) -> Option<TokenCounts> {
-        crate::model::file::find(self.0, token).map(|e| TokenCounts {
-            spam: e.spam,
-            ham: e.ham,
-            weight: e.weight,
-        })
+        crate::model::file::find(self.0, token).map(crate::model::file::Entry::counts)
     }
     #[inline]
     fn prefetch(&self, token: u64) {
@@ -187,16 +184,18 @@ impl Lookup for FrozenLookup<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn evaluate_with<L: Lookup>(
     stats: &L,
-    (n_spam, n_ham): (u32, u32),
-    tokens: &[u64],
-    params: &BayesParams,
-    scratch: &mut Vec<f64>,
-    mut explain: Option<&mut Vec<TokenContribution>>,
+    pass: Pass<'_>,
     mut cache: Option<&mut probability_cache::ProbabilityCache>,
 ) -> Outcome {
+    let Pass {
+        totals: (n_spam, n_ham),
+        tokens,
+        params,
+        scratch,
+        mut explain,
+    } = pass;
     scratch.clear();
     let mut margin = 0i64;
     // Without a top-k selection the decisive tokens' logarithms are summed here, in token
