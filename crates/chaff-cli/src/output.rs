@@ -33,8 +33,9 @@ pub fn verdict_line(name: &str, v: &Verdict, json: bool) -> String {
 }
 
 /// An error and its causes on one line, like anyhow's `{:#}`, but leaving out a cause whose text
-/// the line already holds: `chaff_core::Error::Io` prints its I/O error and also gives it as the
-/// source, which `{:#}` showed twice ("x: No such file (os error 2): No such file (os error 2)").
+/// the line already holds. Errors that print their cause and also give it as `source()` (as
+/// `chaff_core::Error::Io` once did, and some dependencies' errors do) would otherwise show it
+/// twice ("x: No such file (os error 2): No such file (os error 2)").
 pub fn error_chain(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
@@ -68,7 +69,7 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let core = chaff_core::Error::Io {
             path: "/x/m.chaffmodel".into(),
-            source: io,
+            error: io,
         };
         let e = anyhow::Error::new(core).context("loading the model");
         assert_eq!(

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written. The message holds the I/O error's, and it is not
+    /// given again as [`std::error::Error::source`] (a printed chain would show it twice).
+    #[error("{path}: {error}")]
     Io {
         /// The file or folder involved.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A model file is not usable: wrong magic, unsupported version, truncated or corrupt.
     #[error("model {origin}: {reason}")]
@@ -89,10 +89,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
     pub(crate) fn model(origin: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -105,3 +105,23 @@ impl Error {
 
 /// Shorthand for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_is_told_once() {
+        use std::error::Error as _;
+        let e = Error::io(
+            "/x/m.chaffmodel",
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        );
+        assert_eq!(e.to_string(), "/x/m.chaffmodel: no such file");
+        // In the message, so not again as the source: a printed chain shows it once.
+        assert!(e.source().is_none());
+        assert!(
+            matches!(&e, Error::Io { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
+        );
+    }
+}

@@ -74,7 +74,7 @@ fn run(args: Args) -> chaff_milter::Result<()> {
         .build()
         .map_err(|e| chaff_milter::Error::Io {
             what: "start runtime".into(),
-            source: e,
+            error: e,
         })?;
     rt.block_on(async move {
         let listen = config.listen()?;
@@ -89,7 +89,7 @@ fn run(args: Args) -> chaff_milter::Result<()> {
         let stats = srv.stats();
         let io = |e| chaff_milter::Error::Io {
             what: "install signal handler".into(),
-            source: e,
+            error: e,
         };
         let mut hup = signal(SignalKind::hangup()).map_err(io)?;
         let mut term = signal(SignalKind::terminate()).map_err(io)?;
