@@ -47,6 +47,15 @@ static DEFAULT_CATEGORIES: &Aligned<[u8]> =
     &Aligned(*include_bytes!("../model/default.categories"));
 
 /// The category model embedded in this build (`corpora/train-default-categories.sh` trains it).
+///
+/// Read once per process and shared (clones are cheap): opening it checks it and builds its
+/// lookup table, about 800 KB, which every engine built without a category model would
+/// otherwise repeat.
 pub fn default_category_model() -> Result<CategoryModel> {
-    CategoryModel::from_static(&DEFAULT_CATEGORIES.0, "embedded default category model")
+    static MODEL: std::sync::OnceLock<CategoryModel> = std::sync::OnceLock::new();
+    if let Some(m) = MODEL.get() {
+        return Ok(m.clone());
+    }
+    let m = CategoryModel::from_static(&DEFAULT_CATEGORIES.0, "embedded default category model")?;
+    Ok(MODEL.get_or_init(|| m).clone())
 }

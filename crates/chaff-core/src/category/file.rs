@@ -283,6 +283,13 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_model_is_read_once() {
+        let a = crate::default_category_model().unwrap();
+        let b = crate::default_category_model().unwrap();
+        assert!(Arc::ptr_eq(&a.table, &b.table));
+    }
+
+    #[test]
     fn corruption_is_detected() {
         let bytes = sample();
         for at in [0usize, 9, 30, 60, 200, bytes.len() - 1] {

@@ -26,7 +26,7 @@ use super::{
 /// Fills `view` for a single-text-part message, or a multipart one the walk covers, and
 /// returns `true`; returns `false`, leaving `view` untouched, when the message is anything
 /// else (the caller then parses it in full).
-pub(super) fn single_text_part<'a>(
+pub(super) fn parse_fast<'a>(
     input: &'a [u8],
     limits: &ParseLimits,
     view: &mut MessageView<'a>,
@@ -641,7 +641,7 @@ mod tests {
             ..Default::default()
         };
         let mut fast = fresh();
-        if !super::single_text_part(input, &limits, &mut fast) {
+        if !super::parse_fast(input, &limits, &mut fast) {
             return (false, true);
         }
         let full = parse_full(input, &limits, fresh());

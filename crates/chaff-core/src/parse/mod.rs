@@ -214,7 +214,7 @@ pub fn parse<'a>(raw: &'a [u8], limits: &ParseLimits) -> MessageView<'a> {
         truncated,
         ..Default::default()
     };
-    if fast::single_text_part(input, limits, &mut view) {
+    if fast::parse_fast(input, limits, &mut view) {
         return view;
     }
     parse_full(input, limits, view)
